@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+app_name = "agents"
+urlpatterns = [
+    path("", views.console, name="console"),
+]

@@ -1,0 +1,148 @@
+"""What both sockets share: frame parsing, rate limiting, errors and event delivery.
+
+Consumers only parse, authorise, call a service and send the result; every rule about
+conversations lives in `chat.services` and `chat.selectors`.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from ..errors import ChatError, ErrorCode
+from ..models import Conversation
+from ..payloads import message_payload
+from ..selectors import messages_after
+
+logger = logging.getLogger(__name__)
+
+CLIENT_ID_MAX_LENGTH = 64
+
+Frame = dict[str, Any]
+Handler = Callable[[Frame], Awaitable[None]]
+
+
+class TokenBucket:
+    """Allows a burst of `capacity` frames, refilled at `rate` per second."""
+
+    def __init__(self, capacity: int, rate: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = float(capacity)
+        self.updated = time.monotonic()
+
+    def take(self) -> float:
+        """Take one token; returns 0 when allowed, else the seconds until one is free."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def field_int(frame: Frame, name: str, *, minimum: int = 0) -> int:
+    value = frame.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"'{name}' must be an integer of at least {minimum}.")
+    return value
+
+
+def field_str(frame: Frame, name: str, *, max_length: int | None = None, required: bool = True) -> str | None:
+    value = frame.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise ChatError(ErrorCode.INVALID_FIELD, f"'{name}' must be a non-empty string.")
+    if max_length is not None and len(value) > max_length:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"'{name}' must be at most {max_length} characters.")
+    return value
+
+
+def field_body(frame: Frame) -> str:
+    """The message body; emptiness and length are the service's rules (message_post)."""
+    body = frame.get("body")
+    if not isinstance(body, str):
+        raise ChatError(ErrorCode.INVALID_FIELD, "'body' must be a string.")
+    return body
+
+
+def sync_answer(
+    conversation: Conversation, after_seq: int, view: Callable[[Conversation], dict[str, Any]]
+) -> dict[str, Any]:
+    """A `sync.result` frame: the conversation as `view` shows it and the messages after `after_seq`."""
+    messages, has_more = messages_after(conversation=conversation, after_seq=after_seq)
+    return {
+        "type": "sync.result",
+        "conversation": view(conversation),
+        "messages": [message_payload(message) for message in messages],
+        "has_more": has_more,
+    }
+
+
+def frame_ref(frame: Frame) -> str | None:
+    ref = frame.get("client_id") or frame.get("type")
+    return ref if isinstance(ref, str) else None
+
+
+class ProtocolConsumer(AsyncWebsocketConsumer):
+    """A JSON socket whose frames are dispatched by `type` to the handlers of `handlers()`."""
+
+    groups_joined: list[str]
+
+    def handlers(self) -> dict[str, Handler]:
+        raise NotImplementedError
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups_joined = []
+        self.bucket = TokenBucket(settings.CHAT_RATE_BURST, settings.CHAT_RATE_PER_SECOND)
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload))
+
+    async def send_error(self, error: ChatError, ref: str | None = None) -> None:
+        await self.send_json({"type": "error", "code": error.code, "message": error.message, "ref": ref, **error.extra})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        frame: Frame = {}
+        try:
+            if text_data is None:
+                raise ChatError(ErrorCode.INVALID_JSON, "Frames must be JSON text, not binary.")
+            if len(text_data.encode()) > settings.CHAT_FRAME_MAX_BYTES:
+                raise ChatError(ErrorCode.FRAME_TOO_LARGE, f"A frame can be at most {settings.CHAT_FRAME_MAX_BYTES} bytes.")
+            try:
+                parsed = json.loads(text_data)
+            except ValueError:
+                raise ChatError(ErrorCode.INVALID_JSON) from None
+            if not isinstance(parsed, dict):
+                raise ChatError(ErrorCode.INVALID_JSON)
+            frame = parsed
+            # Limited after parsing, so the refusal names the frame's client_id to resend.
+            retry_after = self.bucket.take()
+            if retry_after:
+                raise ChatError(ErrorCode.RATE_LIMITED, retry_after=round(retry_after, 2))
+            handler = self.handlers().get(frame.get("type"))  # type: ignore[arg-type]
+            if handler is None:
+                raise ChatError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame.get('type')!r}.")
+            await handler(frame)
+        except ChatError as error:
+            await self.send_error(error, frame_ref(frame))
+
+    async def chat_event(self, event: dict[str, Any]) -> None:
+        """A protocol frame a service addressed to this socket's groups (chat.realtime)."""
+        await self.send_json(event["payload"])

@@ -1,0 +1,106 @@
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from .. import payloads, selectors, services
+from ..errors import ChatError, ErrorCode
+from ..models import Site, Visitor
+from ..realtime import visitor_group
+from .base import (
+    CLIENT_ID_MAX_LENGTH,
+    Frame,, Handler, ProtocolConsumer, field_body, field_int, field_str,
+    sync_answer,
+)
+
+TOKEN_MAX_LENGTH = 128
+
+
+def _welcome(site: Site, visitor: Visitor, token: str) -> dict[str, Any]:
+    conversation = selectors.conversation_open_for_visitor(visitor=visitor)
+    return {
+        "type": "welcome",
+        "token": token,
+        "visitor": {"id": str(visitor.public_id), "name": visitor.name},
+        "site": {"name": site.name, "topics": selectors.site_topics(site=site)},
+        "conversation": payloads.conversation_for_visitor(conversation) if conversation else None,
+        "server_time": timezone.now().isoformat(),
+    }
+
+
+class VisitorConsumer(ProtocolConsumer):
+    """The widget's socket: `/ws/visitor/<site_key>/`, see docs/protocol.md."""
+
+    site: Site
+    visitor: Visitor | None = None
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "hello": self.hello,
+            "conversation.start": self.conversation_start,
+            "message.send": self.message_send,
+            "sync": self.sync,
+            "conversation.end": self.conversation_end,
+        }
+
+    async def connect(self) -> None:
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin1") or None
+        site_key = self.scope["url_route"]["kwargs"]["site_key"]
+        site = await database_sync_to_async(selectors.site_for_widget)(key=site_key, origin=origin)
+        if site is None:
+            await self.close()
+            return
+        self.site = site
+        await self.accept()
+
+    def require_visitor(self) -> Visitor:
+        if self.visitor is None:
+            raise ChatError(ErrorCode.HELLO_REQUIRED)
+        return self.visitor
+
+    async def hello(self, frame: Frame) -> None:
+        token = field_str(frame, "token", max_length=TOKEN_MAX_LENGTH, required=False)
+        if self.visitor is None:
+            self.visitor, self.token = await database_sync_to_async(services.visitor_identify)(
+                site=self.site, token=token
+            )
+            await self.join(visitor_group(self.visitor.pk))
+        await self.send_json(await database_sync_to_async(_welcome)(self.site, self.visitor, self.token))
+
+    async def conversation_start(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        topic = field_str(frame, "topic", max_length=50, required=False)
+        conversation = await database_sync_to_async(services.conversation_start)(visitor=visitor, topic_slug=topic)
+        await self.send_json({"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)})
+
+    async def message_send(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        client_id = field_str(frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH)
+        body = field_body(frame)
+        message, _ = await database_sync_to_async(services.message_post)(
+            conversation_id=conversation_id, author=visitor, body=body, client_id=client_id
+        )
+        await self.send_json(
+            {"type": "message.ack", "conversation_id": conversation_id, "client_id": client_id, "seq": message.seq}
+        )
+
+    async def sync(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        after_seq = field_int(frame, "after_seq")
+
+        def answer() -> dict[str, Any]:
+            conversation = selectors.conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
+            return sync_answer(conversation, after_seq, payloads.conversation_for_visitor)
+
+        await self.send_json(await database_sync_to_async(answer)())
+
+    async def conversation_end(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        conversation = await database_sync_to_async(services.conversation_end)(
+            conversation_id=conversation_id, ended_by=visitor
+        )
+        await self.send_json({"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)})

@@ -1,0 +1,71 @@
+"""What each audience is shown of a conversation and its messages (docs/protocol.md)."""
+
+from datetime import datetime
+from typing import Any
+
+from .models import Conversation, Message
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _topic(conversation: Conversation) -> dict[str, str] | None:
+    topic = conversation.topic
+    return {"slug": topic.slug, "name": topic.name} if topic else None
+
+
+def agent_name(conversation: Conversation) -> str | None:
+    user = conversation.assigned_agent
+    if user is None:
+        return None
+    profile = getattr(user, "agent", None)
+    return profile.display_name if profile else user.get_username()
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    author_name = ""
+    if message.sender == Message.Sender.AGENT and message.author is not None:
+        profile = getattr(message.author, "agent", None)
+        author_name = profile.display_name if profile else message.author.get_username()
+    return {
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender": message.sender,
+        "author_name": author_name,
+        "body": message.body,
+        "client_id": message.client_id,
+        "created_at": iso(message.created_at),
+    }
+
+
+def conversation_for_visitor(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "topic": _topic(conversation),
+        "agent_name": agent_name(conversation),
+        "last_seq": conversation.last_seq,
+        "created_at": iso(conversation.created_at),
+    }
+
+
+def conversation_for_agent(conversation: Conversation) -> dict[str, Any]:
+    visitor = conversation.visitor
+    agent = None
+    if conversation.assigned_agent_id is not None:
+        agent = {"id": conversation.assigned_agent_id, "name": agent_name(conversation)}
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "topic": _topic(conversation),
+        "visitor": {"id": str(visitor.public_id), "name": visitor.name, "email": visitor.email},
+        "agent": agent,
+        "last_seq": conversation.last_seq,
+        "preview": conversation.preview,
+        "created_at": iso(conversation.created_at),
+        "claimed_at": iso(conversation.claimed_at),
+        "first_response_at": iso(conversation.first_response_at),
+        "ended_at": iso(conversation.ended_at),
+        "waiting_since": iso(conversation.waiting_since),
+    }

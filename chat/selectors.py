@@ -1,0 +1,78 @@
+from django.db.models import QuerySet
+
+from agents.models import Agent
+from agents.selectors import agent_team_ids, routing_filter_for_agent, team_ids_for_topic
+
+from .errors import ChatError, ErrorCode
+from .models import Conversation, Message, Site, Visitor
+
+SYNC_PAGE_SIZE = 500
+
+
+def conversations_with_people() -> QuerySet[Conversation]:
+    """Conversations with what every payload shows, fetched in the same query."""
+    return Conversation.objects.select_related("topic", "visitor", "assigned_agent__agent")
+
+
+def site_for_widget(*, key: str, origin: str | None) -> Site | None:
+    """The site a widget socket may open for, or None when the key or origin is wrong."""
+    site = Site.objects.filter(key=key).first()
+    if site is None or not origin or not site.origin_allowed(origin):
+        return None
+    return site
+
+
+def site_topics(*, site: Site) -> list[dict[str, str]]:
+    return [{"slug": topic.slug, "name": topic.name} for topic in site.topics.all()]
+
+
+def conversation_open_for_visitor(*, visitor: Visitor) -> Conversation | None:
+    return conversations_with_people().filter(visitor=visitor).exclude(status=Conversation.Status.ENDED).first()
+
+
+def conversation_for_visitor(*, visitor: Visitor, conversation_id: int) -> Conversation:
+    """The visitor's own conversation; anyone else's is reported as not found."""
+    conversation = conversations_with_people().filter(pk=conversation_id, visitor=visitor).first()
+    if conversation is None:
+        raise ChatError(ErrorCode.NOT_FOUND)
+    return conversation
+
+
+def agent_can_see(*, agent: Agent, conversation: Conversation) -> bool:
+    if agent.is_supervisor or conversation.assigned_agent_id == agent.user_id:
+        return True
+    return bool(set(team_ids_for_topic(conversation.topic_id)) & set(agent_team_ids(agent)))
+
+
+def conversation_for_agent(*, agent: Agent, conversation_id: int) -> Conversation:
+    """A conversation routed to the agent's teams, owned by it, or any for a supervisor."""
+    conversation = conversations_with_people().filter(pk=conversation_id).first()
+    if conversation is None or not agent_can_see(agent=agent, conversation=conversation):
+        raise ChatError(ErrorCode.NOT_FOUND)
+    return conversation
+
+
+def messages_after(*, conversation: Conversation, after_seq: int) -> tuple[list[Message], bool]:
+    """The next page of messages after `after_seq`, and whether more follow it."""
+    rows = list(
+        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        .select_related("author__agent")
+        .order_by("seq")[: SYNC_PAGE_SIZE + 1]
+    )
+    return rows[:SYNC_PAGE_SIZE], len(rows) > SYNC_PAGE_SIZE
+
+
+def queue_for_agent(*, agent: Agent) -> list[Conversation]:
+    """Queued chats the agent may claim, oldest first; empty ones wait for a first message."""
+    queued = conversations_with_people().filter(status=Conversation.Status.QUEUED, last_seq__gt=0)
+    if not agent.is_supervisor:
+        queued = queued.filter(routing_filter_for_agent(agent)).distinct()
+    return list(queued.order_by("created_at"))
+
+
+def chats_for_agent(*, agent: Agent) -> list[Conversation]:
+    return list(
+        conversations_with_people()
+        .filter(assigned_agent_id=agent.user_id, status=Conversation.Status.ACTIVE)
+        .order_by("claimed_at")
+    )

@@ -1,0 +1,40 @@
+"""Shared test set-up: factories live per app; this file decides what needs services.
+
+Tests that need PostgreSQL, Redis or Chromium skip with a reason when those are
+missing, and fail instead under REQUIRE_SERVICES=1 (CI), so CI always runs them.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def need(available: bool, reason: str) -> None:
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres() -> None:
+    need(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    need(bool(settings.REDIS_URL), "needs Redis: set REDIS_URL")
+    return settings.REDIS_URL
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    need(bool(shutil.which(CHROMIUM)), f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
