@@ -8,7 +8,7 @@ def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:
     """The agent profile of an active, logged-in user, or None."""
     if not user.is_authenticated or not user.is_active:
         return None
-    return Agent.objects.filter(user=user).prefetch_related("teams").first()
+    return Agent.objects.filter(user_id=user.pk).prefetch_related("teams").first()
 
 
 def team_ids_for_topic(topic_id: int | None) -> list[int]:
@@ -35,4 +35,3 @@ def routing_filter_for_agent(agent: Agent, *, topic_field: str = "topic") -> Q:
         unserved = Q(**{f"{topic_field}__isnull": True}) | Q(**{f"{topic_field}__teams__isnull": True})
         served |= unserved
     return served
-

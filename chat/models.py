@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 def new_site_key() -> str:
@@ -113,8 +114,10 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     body = models.TextField()
-    client_id = models.CharField(max_length=64, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # NULL (not "") for system messages, so the unique constraint below ignores them.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # Set by message_post, so the conversation's timing columns carry the same instant.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["conversation", "seq"]

@@ -72,7 +72,9 @@ def _announce_conversation(conversation: Conversation) -> None:
     groups = _queue_groups(conversation)
     if conversation.assigned_agent_id is not None:
         groups.append(agent_group(conversation.assigned_agent_id))
-    send_on_commit(groups, {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)})
+    send_on_commit(
+        groups, {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
+    )
     send_on_commit(
         [visitor_group(conversation.visitor_id)],
         {"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)},
@@ -97,6 +99,7 @@ def _message_insert(
         author=author.user if author else None,
         body=body,
         client_id=client_id,
+        created_at=now,
     )
     changed = ["last_seq"]
     if sender == Message.Sender.VISITOR:
@@ -143,9 +146,7 @@ def _clean_body(body: str) -> str:
     return body
 
 
-def message_post(
-    *, conversation_id: int, author: Visitor | Agent, body: str, client_id: str
-) -> tuple[Message, bool]:
+def message_post(*, conversation_id: int, author: Visitor | Agent, body: str, client_id: str) -> tuple[Message, bool]:
     """Store a visitor's or agent's message once per `client_id`; returns it and whether it is new.
 
     A visitor may write only in its own conversation, an agent only in one it owns.

@@ -38,3 +38,13 @@ def redis_url() -> str:
 def chromium_path() -> str:
     need(bool(shutil.which(CHROMIUM)), f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    # Socket handlers run in a thread pool; persistent connections there would keep
+    # the test database busy at teardown. Tests close them after every call instead.
+    from django.db import connections
+
+    for conn in connections.all():
+        conn.settings_dict["CONN_MAX_AGE"] = 0

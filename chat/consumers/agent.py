@@ -66,7 +66,9 @@ class AgentConsumer(ProtocolConsumer):
         conversation = await database_sync_to_async(services.conversation_claim)(
             conversation_id=conversation_id, agent=self.agent
         )
-        await self.send_json({"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)})
+        await self.send_json(
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
+        )
 
     async def message_send(self, frame: Frame) -> None:
         conversation_id = field_int(frame, "conversation_id", minimum=1)
@@ -94,4 +96,6 @@ class AgentConsumer(ProtocolConsumer):
         conversation = await database_sync_to_async(services.conversation_end)(
             conversation_id=conversation_id, ended_by=self.agent
         )
-        await self.send_json({"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)})
+        await self.send_json(
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
+        )

@@ -124,7 +124,9 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             if text_data is None:
                 raise ChatError(ErrorCode.INVALID_JSON, "Frames must be JSON text, not binary.")
             if len(text_data.encode()) > settings.CHAT_FRAME_MAX_BYTES:
-                raise ChatError(ErrorCode.FRAME_TOO_LARGE, f"A frame can be at most {settings.CHAT_FRAME_MAX_BYTES} bytes.")
+                raise ChatError(
+                    ErrorCode.FRAME_TOO_LARGE, f"A frame can be at most {settings.CHAT_FRAME_MAX_BYTES} bytes."
+                )
             try:
                 parsed = json.loads(text_data)
             except ValueError:

@@ -9,7 +9,12 @@ from ..models import Site, Visitor
 from ..realtime import visitor_group
 from .base import (
     CLIENT_ID_MAX_LENGTH,
-    Frame,, Handler, ProtocolConsumer, field_body, field_int, field_str,
+    Frame,
+    Handler,
+    ProtocolConsumer,
+    field_body,
+    field_int,
+    field_str,
     sync_answer,
 )
 
@@ -72,7 +77,9 @@ class VisitorConsumer(ProtocolConsumer):
         visitor = self.require_visitor()
         topic = field_str(frame, "topic", max_length=50, required=False)
         conversation = await database_sync_to_async(services.conversation_start)(visitor=visitor, topic_slug=topic)
-        await self.send_json({"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)})
+        await self.send_json(
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)}
+        )
 
     async def message_send(self, frame: Frame) -> None:
         visitor = self.require_visitor()
@@ -103,4 +110,6 @@ class VisitorConsumer(ProtocolConsumer):
         conversation = await database_sync_to_async(services.conversation_end)(
             conversation_id=conversation_id, ended_by=visitor
         )
-        await self.send_json({"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)})
+        await self.send_json(
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)}
+        )

@@ -22,7 +22,9 @@ def make_visitor(*, site: Site) -> tuple[Visitor, str]:
     return Visitor.objects.create(site=site, token_hash=_token_hash(token)), token
 
 
-def make_conversation(*, site: Site | None = None, visitor: Visitor | None = None, topic: Topic | None = None) -> Conversation:
+def make_conversation(
+    *, site: Site | None = None, visitor: Visitor | None = None, topic: Topic | None = None
+) -> Conversation:
     site = site or (visitor.site if visitor else make_site())
     visitor = visitor or make_visitor(site=site)[0]
     return Conversation.objects.create(site=site, visitor=visitor, topic=topic)

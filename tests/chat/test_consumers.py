@@ -1,0 +1,206 @@
+"""Both sockets end to end in-process: send, ack, deliver, resume, refuse."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from chat.models import Conversation, Message
+from config.asgi import application
+
+from ..agents.factories import make_agent, make_team
+from .factories import make_topic
+from .sockets import TIMEOUT, open_agent, open_visitor, receive_message, receive_until, session_cookie, start_and_send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def stored_bodies(conversation_id: int) -> list[tuple[int, str, str]]:
+    rows = Message.objects.filter(conversation_id=conversation_id).order_by("seq").values_list("seq", "sender", "body")
+    return await sync_to_async(list)(rows)
+
+
+async def test_visitor_message_is_stored_acked_and_delivered_to_claiming_agent(desk):
+    visitor, welcome = await open_visitor(desk.site)
+    assert welcome["token"] and welcome["conversation"] is None
+    assert welcome["site"]["topics"] == [{"slug": "returns", "name": "Returns"}]
+    agent, agent_welcome = await open_agent(desk.agent)
+    assert agent_welcome["queue"] == []
+
+    ack = await start_and_send(visitor, "Where is my parcel?", "c-1", topic="returns")
+
+    assert ack["seq"] == 1
+    queued = await receive_until(agent, "conversation.updated")
+    assert queued["conversation"]["preview"] == "Where is my parcel?"
+    assert queued["conversation"]["waiting_since"] is not None
+    conversation_id = ack["conversation_id"]
+
+    await agent.send_json_to({"type": "conversation.claim", "conversation_id": conversation_id})
+    claimed = await receive_until(agent, "conversation.updated")
+    assert claimed["conversation"]["status"] == "active"
+    assert claimed["conversation"]["agent"]["id"] == desk.agent.user_id
+    joined = await receive_message(visitor, 2)
+    assert joined["message"]["sender"] == "system"
+
+    await agent.send_json_to(
+        {"type": "message.send", "conversation_id": conversation_id, "client_id": "a-1", "body": "Let me check."}
+    )
+    assert (await receive_until(agent, "message.ack"))["seq"] == 3
+    reply = await receive_message(visitor, 3)
+    assert reply["message"]["body"] == "Let me check." and reply["message"]["author_name"] == desk.agent.display_name
+
+    await visitor.send_json_to(
+        {"type": "message.send", "conversation_id": conversation_id, "client_id": "c-2", "body": "Thanks"}
+    )
+    delivered = await receive_message(agent, 4)
+    assert delivered["conversation"]["waiting_since"] is not None
+    assert await stored_bodies(conversation_id) == [
+        (1, "visitor", "Where is my parcel?"),
+        (2, "system", f"{desk.agent.display_name} joined the chat."),
+        (3, "agent", "Let me check."),
+        (4, "visitor", "Thanks"),
+    ]
+    await visitor.disconnect()
+    await agent.disconnect()
+
+
+async def test_resend_with_same_client_id_is_stored_once_and_acked_again(desk):
+    visitor, _ = await open_visitor(desk.site)
+    first = await start_and_send(visitor, "Hello?", "same-id")
+
+    await visitor.send_json_to(
+        {"type": "message.send", "conversation_id": first["conversation_id"], "client_id": "same-id", "body": "Hello?"}
+    )
+    second = await receive_until(visitor, "message.ack")
+
+    assert second["seq"] == first["seq"] == 1
+    assert len(await stored_bodies(first["conversation_id"])) == 1
+    await visitor.disconnect()
+
+
+async def test_reconnect_with_last_seq_receives_everything_after_it(desk):
+    visitor, welcome = await open_visitor(desk.site)
+    ack = await start_and_send(visitor, "First", "c-1")
+    conversation_id = ack["conversation_id"]
+    await visitor.disconnect()
+    agent, _ = await open_agent(desk.agent)
+    await agent.send_json_to({"type": "conversation.claim", "conversation_id": conversation_id})
+    await receive_until(agent, "conversation.updated")
+    for number in range(3):
+        await agent.send_json_to(
+            {
+                "type": "message.send",
+                "conversation_id": conversation_id,
+                "client_id": f"a-{number}",
+                "body": f"R{number}",
+            }
+        )
+        await receive_until(agent, "message.ack")
+
+    again, rewelcome = await open_visitor(desk.site, token=welcome["token"])
+    assert rewelcome["token"] == welcome["token"]
+    assert rewelcome["conversation"]["id"] == conversation_id and rewelcome["conversation"]["last_seq"] == 5
+    await again.send_json_to({"type": "sync", "conversation_id": conversation_id, "after_seq": 1})
+    result = await receive_until(again, "sync.result")
+
+    assert [m["seq"] for m in result["messages"]] == [2, 3, 4, 5]
+    assert [m["body"] for m in result["messages"][1:]] == ["R0", "R1", "R2"]
+    assert result["has_more"] is False
+    await again.disconnect()
+    await agent.disconnect()
+
+
+async def test_agent_reply_to_unclaimed_or_foreign_chat_is_refused(desk):
+    visitor, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(visitor, "Hi", "c-1"))["conversation_id"]
+    owner, _ = await open_agent(desk.agent)
+    other, _ = await open_agent(desk.other_agent)
+    send = {"type": "message.send", "conversation_id": conversation_id, "client_id": "x", "body": "Me too"}
+
+    await other.send_json_to(send)
+    before_claim = await receive_until(other, "error")
+    await owner.send_json_to({"type": "conversation.claim", "conversation_id": conversation_id})
+    await receive_until(owner, "conversation.updated")
+    await other.send_json_to({**send, "client_id": "y"})
+    after_claim = await receive_until(other, "error")
+    await other.send_json_to({"type": "conversation.claim", "conversation_id": conversation_id})
+    late_claim = await receive_until(other, "error")
+
+    assert before_claim["code"] == after_claim["code"] == "not_owner"
+    assert late_claim["code"] == "already_claimed"
+    assert [sender for _, sender, _ in await stored_bodies(conversation_id)] == ["visitor", "system"]
+    for socket in (visitor, owner, other):
+        await socket.disconnect()
+
+
+async def test_another_visitors_conversation_id_gets_not_found_never_data(desk):
+    owner, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(owner, "My secret order 1234", "c-1"))["conversation_id"]
+    intruder, _ = await open_visitor(desk.site)
+
+    frames = [
+        {"type": "message.send", "conversation_id": conversation_id, "client_id": "i-1", "body": "hi"},
+        {"type": "sync", "conversation_id": conversation_id, "after_seq": 0},
+        {"type": "conversation.end", "conversation_id": conversation_id},
+    ]
+    for frame in frames:
+        await intruder.send_json_to(frame)
+        answer = await intruder.receive_json_from(TIMEOUT)
+        assert answer["type"] == "error" and answer["code"] == "not_found"
+        assert "1234" not in str(answer)
+
+    assert await stored_bodies(conversation_id) == [(1, "visitor", "My secret order 1234")]
+    status = await sync_to_async(Conversation.objects.values_list("status", flat=True).get)(pk=conversation_id)
+    assert status == "queued"
+    await owner.disconnect()
+    await intruder.disconnect()
+
+
+async def test_visitor_socket_from_an_origin_the_site_does_not_allow_is_refused(desk):
+    socket = WebsocketCommunicator(
+        application, f"/ws/visitor/{desk.site.key}/", headers=[(b"origin", b"http://evil.example.com")]
+    )
+    connected, _ = await socket.connect()
+    assert not connected
+
+
+async def test_visitor_socket_for_unknown_site_is_refused(desk):
+    socket = WebsocketCommunicator(application, "/ws/visitor/nope/", headers=[(b"origin", b"http://shop.example.com")])
+    connected, _ = await socket.connect()
+    assert not connected
+
+
+async def test_agent_socket_needs_a_logged_in_agent_from_an_allowed_origin(desk):
+    anonymous = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"origin", b"http://testserver")])
+    assert not (await anonymous.connect())[0]
+
+    cookie = f"sessionid={await session_cookie(desk.agent)}".encode()
+    foreign = WebsocketCommunicator(
+        application, "/ws/agent/", headers=[(b"origin", b"http://evil.example.com"), (b"cookie", cookie)]
+    )
+    assert not (await foreign.connect())[0]
+
+
+async def test_logged_in_user_without_agent_profile_is_refused(desk):
+    cookie = await session_cookie(desk.agent)
+    await sync_to_async(desk.agent.delete)()
+    socket = WebsocketCommunicator(
+        application,
+        "/ws/agent/",
+        headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())],
+    )
+    assert not (await socket.connect())[0]
+
+
+async def test_queue_shows_only_chats_routed_to_the_agents_teams(desk):
+    billing = await sync_to_async(make_topic)(site=desk.site, slug="billing")
+    billing_team = await sync_to_async(make_team)(topics=[billing])
+    billing_agent = await sync_to_async(make_agent)(teams=[billing_team])
+    visitor, _ = await open_visitor(desk.site)
+    await start_and_send(visitor, "Refund please", "c-1", topic="billing")
+
+    _, returns_view = await open_agent(desk.agent)
+    _, billing_view = await open_agent(billing_agent)
+
+    assert returns_view["queue"] == []
+    assert [c["preview"] for c in billing_view["queue"]] == ["Refund please"]
+    await visitor.disconnect()
