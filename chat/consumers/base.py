@@ -144,6 +144,11 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             await handler(frame)
         except ChatError as error:
             await self.send_error(error, frame_ref(frame))
+        except Exception:
+            # A fault of ours must not close the socket: the client keeps the frame
+            # pending and resends it, and the rest of the chat goes on.
+            logger.exception("Socket frame %r failed", frame.get("type"))
+            await self.send_error(ChatError(ErrorCode.INTERNAL_ERROR), frame_ref(frame))
 
     async def chat_event(self, event: dict[str, Any]) -> None:
         """A protocol frame a service addressed to this socket's groups (chat.realtime)."""

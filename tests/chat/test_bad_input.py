@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from chat import services
 from chat.models import Message
 from config.asgi import application
 
@@ -168,3 +169,28 @@ async def test_agent_bad_frames_get_errors_too(desk):
         await agent.send_to(text_data=raw)
         assert (await receive_until(agent, "error"))["code"] == code
     await agent.disconnect()
+
+
+async def test_server_fault_answers_internal_error_and_keeps_the_socket(desk, monkeypatch):
+    visitor, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(visitor, "Before", "c-0"))["conversation_id"]
+    real_post = services.message_post
+    calls = []
+
+    def failing_once(**kwargs):
+        calls.append(kwargs["client_id"])
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real_post(**kwargs)
+
+    monkeypatch.setattr(services, "message_post", failing_once)
+    frame = {"type": "message.send", "conversation_id": conversation_id, "client_id": "c-1", "body": "After"}
+    await visitor.send_json_to(frame)
+    error = await receive_until(visitor, "error")
+    await visitor.send_json_to(frame)
+    ack = await receive_until(visitor, "message.ack")
+
+    assert (error["code"], error["ref"]) == ("internal_error", "c-1")
+    assert ack["seq"] == 2
+    assert await stored(conversation_id) == [(1, "Before"), (2, "After")]
+    await visitor.disconnect()
