@@ -1,0 +1,518 @@
+"""Two Daphne processes, one Redis channel layer, one PostgreSQL database: the real stack.
+
+A visitor and agents on different nodes talk only through Redis and PostgreSQL, so these
+tests prove what a single process (or the in-memory layer) cannot: events cross
+processes, idle sockets survive channels_redis + redis-py 8 (STACK-FACTS trap 1), a
+missed event is recovered through `seq` + `sync`, and a claim race across processes has
+exactly one winner (docs/protocol.md).
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from agents.models import Agent
+from chat.models import Conversation, Message, Site
+from tests.agents.factories import make_agent, make_team
+from tests.chat.factories import ORIGIN, make_site, make_topic
+from tests.realstack.servers import Node, daphne_nodes, database_url, delete_redis_keys, node_environment
+
+pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
+
+RECV_TIMEOUT = 10.0
+# Longer than redis-py 8's default socket_timeout (5 s) twice over: an idle consumer
+# crashed with 1011 after ~5.8 s when channels_redis inherited it.
+IDLE_SECONDS = 12.0
+CLAIM_RACE_ROUNDS = 10
+PASSWORD = "realstack-agent-password"
+TOPIC = "returns"
+
+Frame = dict[str, Any]
+
+
+# --- Sockets ----------------------------------------------------------------------------
+
+
+class Socket:
+    """A JSON WebSocket that keeps every frame it received, read or not."""
+
+    def __init__(self, ws: ClientConnection, label: str) -> None:
+        self.ws = ws
+        self.label = label
+        self.received: list[Frame] = []  # every frame, in arrival order
+        self.unread: list[Frame] = []  # frames no recv_* call has returned yet
+
+    async def send(self, frame: Frame) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def read_one(self, timeout: float) -> Frame:
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        frame = json.loads(raw)
+        self.received.append(frame)
+        return frame
+
+    @property
+    def is_open(self) -> bool:
+        return self.ws.state is State.OPEN and self.ws.close_code is None
+
+    def frames(self, type_: str) -> list[Frame]:
+        return [frame for frame in self.received if frame.get("type") == type_]
+
+
+def _summary(frames: list[Frame]) -> str:
+    return "\n".join(f"  {json.dumps(frame)[:300]}" for frame in frames) or "  (none)"
+
+
+async def recv_match(sock: Socket, match: Callable[[Frame], bool], what: str, timeout: float = RECV_TIMEOUT) -> Frame:
+    """The first frame (unread ones first) for which `match` is true; others stay unread.
+
+    Fails at once on an `error` frame nobody asked for, and after `timeout` seconds.
+    """
+    for frame in sock.unread:
+        if match(frame):
+            sock.unread.remove(frame)
+            return frame
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            frame = await sock.read_one(remaining)
+        except TimeoutError:
+            raise AssertionError(
+                f"{sock.label}: no {what} within {timeout:.0f} s. Unread frames:\n{_summary(sock.unread)}"
+            ) from None
+        except ConnectionClosed as closed:
+            raise AssertionError(
+                f"{sock.label}: closed ({closed.rcvd}) while waiting for {what}. Unread:\n{_summary(sock.unread)}"
+            ) from None
+        if match(frame):
+            return frame
+        if frame.get("type") == "error":
+            raise AssertionError(f"{sock.label}: error frame while waiting for {what}: {frame}")
+        sock.unread.append(frame)
+
+
+async def recv_until(
+    sock: Socket, type_: str, *, where: Callable[[Frame], bool] | None = None, timeout: float = RECV_TIMEOUT
+) -> Frame:
+    """The next frame of `type_` (and matching `where`), skipping and keeping other frames."""
+    return await recv_match(
+        sock, lambda frame: frame.get("type") == type_ and (where is None or where(frame)), repr(type_), timeout
+    )
+
+
+async def drain(sock: Socket, seconds: float) -> None:
+    """Read whatever arrives within `seconds` into the unread frames (to assert on later)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            sock.unread.append(await sock.read_one(remaining))
+        except TimeoutError:
+            return
+
+
+def message_seq(conversation_id: int, seq: int) -> Callable[[Frame], bool]:
+    return lambda frame: frame["message"]["conversation_id"] == conversation_id and frame["message"]["seq"] == seq
+
+
+def conversation_is(conversation_id: int, status: str) -> Callable[[Frame], bool]:
+    return lambda frame: frame["conversation"]["id"] == conversation_id and frame["conversation"]["status"] == status
+
+
+@asynccontextmanager
+async def open_socket(url: str, label: str, *, origin: str, cookie: str | None = None) -> AsyncIterator[Socket]:
+    headers = [("Cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}")] if cookie else None
+    async with connect(
+        url,
+        origin=origin,  # type: ignore[arg-type]
+        additional_headers=headers,
+        open_timeout=RECV_TIMEOUT,
+        close_timeout=5,
+        proxy=None,  # never route 127.0.0.1 through an HTTP(S)_PROXY from the environment
+    ) as ws:
+        yield Socket(ws, label)
+
+
+def visitor_socket(node: Node, site: Site, label: str = "visitor") -> Any:
+    return open_socket(node.ws_url(f"/ws/visitor/{site.key}/"), f"{label}@{node.name}", origin=ORIGIN)
+
+
+def agent_socket(node: Node, login: "AgentLogin") -> Any:
+    return open_socket(
+        node.ws_url("/ws/agent/"), f"{login.name}@{node.name}", origin=node.origin, cookie=login.session_key
+    )
+
+
+async def hello(sock: Socket, token: str | None = None) -> Frame:
+    await sock.send({"type": "hello", "token": token})
+    return await recv_until(sock, "welcome")
+
+
+async def start_conversation(sock: Socket, topic: str | None = TOPIC) -> Frame:
+    await sock.send({"type": "conversation.start", "topic": topic})
+    return (await recv_until(sock, "conversation.updated"))["conversation"]
+
+
+async def say(sock: Socket, conversation_id: int, body: str) -> int:
+    """Send a message and return the `seq` of its ack."""
+    client_id = str(uuid.uuid4())
+    await sock.send({"type": "message.send", "conversation_id": conversation_id, "client_id": client_id, "body": body})
+    ack = await recv_match(
+        sock,
+        lambda frame: frame.get("client_id") == client_id or frame.get("ref") == client_id,
+        f"message.ack for {body!r}",
+    )
+    assert ack["type"] == "message.ack", ack
+    assert ack["conversation_id"] == conversation_id
+    return ack["seq"]
+
+
+# --- The ORM from async tests ---------------------------------------------------------------
+
+
+async def db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ORM code in a worker thread and close that thread's connection afterwards.
+
+    A connection left open would keep pytest-django from dropping the test database.
+    """
+
+    def run() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return await sync_to_async(run, thread_sensitive=True)()
+
+
+def stored_messages(conversation_id: int) -> list[tuple[int, str, str]]:
+    return list(
+        Message.objects.filter(conversation_id=conversation_id).order_by("seq").values_list("seq", "sender", "body")
+    )
+
+
+def seen(frames: list[Frame]) -> list[tuple[int, str, str]]:
+    return [(frame["seq"], frame["sender"], frame["body"]) for frame in frames]
+
+
+# --- Fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nodes(request: pytest.FixtureRequest, postgres: None, redis_url: str) -> Iterator[tuple[Node, Node]]:
+    """Two Daphne processes on the test database and a channel layer prefix of their own."""
+    prefix = f"realstack-{uuid.uuid4().hex[:12]}"
+    env = node_environment(
+        database_url=database_url(connection.settings_dict), redis_url=redis_url, channel_prefix=prefix
+    )
+    try:
+        with daphne_nodes(["A", "B"], env) as started:
+            request.node.realstack_nodes = started
+            node_a, node_b = started
+            yield node_a, node_b
+    finally:
+        delete_redis_keys(redis_url, prefix)
+
+
+@dataclass
+class AgentLogin:
+    agent: Agent
+    session_key: str
+
+    @property
+    def user_id(self) -> int:
+        return self.agent.user_id
+
+    @property
+    def name(self) -> str:
+        return self.agent.display_name
+
+
+@dataclass
+class World:
+    site: Site
+    agents: list[AgentLogin]
+
+
+def log_in(agent: Agent) -> AgentLogin:
+    client = Client()
+    assert client.login(username=agent.user.get_username(), password=PASSWORD)
+    return AgentLogin(agent=agent, session_key=client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+@pytest.fixture
+def world(postgres: None, redis_url: str) -> World:
+    """A site with a topic, the default team serving it, and two logged-in agents of that team."""
+    site = make_site(origins=ORIGIN)
+    topic = make_topic(site=site, slug=TOPIC)
+    team = make_team(topics=[topic], is_default=True)
+    agents = [make_agent(teams=[team], name=name, password=PASSWORD) for name in ("Alex Agent", "Sam Agent")]
+    return World(site=site, agents=[log_in(agent) for agent in agents])
+
+
+@dataclass
+class Chat:
+    visitor: Socket
+    agent: Socket
+    conversation_id: int
+    token: str
+    last_seq: int
+
+
+async def open_chat(stack: AsyncExitStack, world: World, visitor_node: Node, agent_node: Node) -> Chat:
+    """A visitor on one node writes, an agent on the other claims: seq 1 visitor, seq 2 joined."""
+    visitor = await stack.enter_async_context(visitor_socket(visitor_node, world.site))
+    token = (await hello(visitor))["token"]
+    conversation_id = (await start_conversation(visitor))["id"]
+    assert await say(visitor, conversation_id, "Hello, anyone there?") == 1
+
+    login = world.agents[0]
+    agent = await stack.enter_async_context(agent_socket(agent_node, login))
+    await recv_until(agent, "welcome")
+    await agent.send({"type": "conversation.claim", "conversation_id": conversation_id})
+    await recv_until(agent, "conversation.updated", where=conversation_is(conversation_id, "active"))
+    await recv_until(visitor, "message.new", where=message_seq(conversation_id, 2))
+    return Chat(visitor=visitor, agent=agent, conversation_id=conversation_id, token=token, last_seq=2)
+
+
+# --- Tests ----------------------------------------------------------------------------------
+
+
+async def test_visitor_and_agent_on_different_nodes_chat_both_ways(nodes: tuple[Node, Node], world: World) -> None:
+    node_a, node_b = nodes
+    alex = world.agents[0]
+    async with AsyncExitStack() as stack:
+        visitor = await stack.enter_async_context(visitor_socket(node_a, world.site))
+        welcome = await hello(visitor)
+        assert welcome["token"]
+        assert welcome["conversation"] is None
+        assert welcome["site"]["topics"] == [{"slug": TOPIC, "name": "Returns"}]
+
+        conversation = await start_conversation(visitor)
+        conversation_id = conversation["id"]
+        assert conversation["status"] == "queued"
+        assert await say(visitor, conversation_id, "Where is my parcel?") == 1
+
+        # The agent on node B learns of the chat from the database (welcome.queue)...
+        agent = await stack.enter_async_context(agent_socket(node_b, alex))
+        agent_welcome = await recv_until(agent, "welcome")
+        assert agent_welcome["agent"]["id"] == alex.user_id
+        queue = {item["id"]: item for item in agent_welcome["queue"]}
+        assert conversation_id in queue, agent_welcome
+        assert queue[conversation_id]["last_seq"] == 1
+        assert queue[conversation_id]["preview"] == "Where is my parcel?"
+
+        await agent.send({"type": "conversation.claim", "conversation_id": conversation_id})
+        claimed = await recv_until(agent, "conversation.updated", where=conversation_is(conversation_id, "active"))
+        assert claimed["conversation"]["agent"] == {"id": alex.user_id, "name": alex.name}
+
+        # ...and the visitor on node A hears of the claim through Redis.
+        joined = await recv_until(visitor, "message.new", where=message_seq(conversation_id, 2))
+        assert joined["message"]["sender"] == "system"
+        assert joined["message"]["body"] == f"{alex.name} joined the chat."
+        now_active = await recv_until(visitor, "conversation.updated", where=conversation_is(conversation_id, "active"))
+        assert now_active["conversation"]["agent_name"] == alex.name
+
+        # B -> A
+        assert await say(agent, conversation_id, "Let me look that up for you.") == 3
+        reply = await recv_until(visitor, "message.new", where=message_seq(conversation_id, 3))
+        assert reply["message"]["sender"] == "agent"
+        assert reply["message"]["author_name"] == alex.name
+        assert reply["message"]["body"] == "Let me look that up for you."
+
+        # A -> B
+        assert await say(visitor, conversation_id, "Thank you!") == 4
+        incoming = await recv_until(agent, "message.new", where=message_seq(conversation_id, 4))
+        assert incoming["message"]["sender"] == "visitor"
+        assert incoming["message"]["body"] == "Thank you!"
+        assert incoming["conversation"]["id"] == conversation_id
+        assert incoming["conversation"]["last_seq"] == 4
+
+        # What each side was shown, each seq exactly once, and what the agent can fetch.
+        for seq in (1, 4):
+            await recv_until(visitor, "message.new", where=message_seq(conversation_id, seq))
+        for seq in (2, 3):
+            await recv_until(agent, "message.new", where=message_seq(conversation_id, seq))
+        await agent.send({"type": "sync", "conversation_id": conversation_id, "after_seq": 0})
+        history = await recv_until(agent, "sync.result")
+        assert history["has_more"] is False
+        await asyncio.gather(drain(visitor, 0.5), drain(agent, 0.5))
+
+        visitor_view = sorted(
+            (f["message"] for f in visitor.frames("message.new") if f["message"]["conversation_id"] == conversation_id),
+            key=lambda message: message["seq"],
+        )
+        agent_view = sorted(
+            (f["message"] for f in agent.frames("message.new") if f["message"]["conversation_id"] == conversation_id),
+            key=lambda message: message["seq"],
+        )
+        assert [m["seq"] for m in visitor_view] == [1, 2, 3, 4], "visitor: every seq once, no gaps"
+        assert [m["seq"] for m in agent_view] == [2, 3, 4], "agent: every seq since the claim once"
+        assert [m["seq"] for m in history["messages"]] == [1, 2, 3, 4]
+
+        stored = await db(stored_messages, conversation_id)
+        assert stored == [
+            (1, "visitor", "Where is my parcel?"),
+            (2, "system", f"{alex.name} joined the chat."),
+            (3, "agent", "Let me look that up for you."),
+            (4, "visitor", "Thank you!"),
+        ]
+        assert seen(visitor_view) == stored
+        assert seen(history["messages"]) == stored
+        assert seen(agent_view) == stored[1:]
+        assert visitor.is_open and agent.is_open
+
+
+async def test_idle_socket_survives_longer_than_redis_socket_timeout(nodes: tuple[Node, Node], world: World) -> None:
+    node_a, node_b = nodes
+    async with AsyncExitStack() as stack:
+        chat = await open_chat(stack, world, visitor_node=node_a, agent_node=node_b)
+        await asyncio.sleep(IDLE_SECONDS)
+
+        assert chat.visitor.is_open, f"visitor socket closed while idle: {chat.visitor.ws.close_code}"
+        assert chat.agent.is_open, f"agent socket closed while idle: {chat.agent.ws.close_code}"
+        cid = chat.conversation_id
+        assert await say(chat.visitor, cid, "Still there?") == 3
+        got = await recv_until(chat.agent, "message.new", where=message_seq(cid, 3))
+        assert got["message"]["body"] == "Still there?"
+        assert await say(chat.agent, cid, "Yes, still here.") == 4
+        got = await recv_until(chat.visitor, "message.new", where=message_seq(cid, 4))
+        assert got["message"]["body"] == "Yes, still here."
+        assert chat.visitor.is_open and chat.agent.is_open
+
+    for node in nodes:
+        log = node.log()
+        assert "Exception inside application" not in log, node.describe()
+        assert "TimeoutError" not in log, node.describe()
+
+
+async def test_message_dropped_by_channel_layer_is_recovered_by_sync(nodes: tuple[Node, Node], world: World) -> None:
+    node_a, node_b = nodes
+    async with AsyncExitStack() as stack:
+        chat = await open_chat(stack, world, visitor_node=node_a, agent_node=node_b)
+        cid = chat.conversation_id
+        assert await say(chat.visitor, cid, "One more thing.") == 3
+        await recv_until(chat.visitor, "message.new", where=message_seq(cid, 3))
+        last_seen = max(f["message"]["seq"] for f in chat.visitor.frames("message.new"))
+        assert last_seen == 3
+
+        # The visitor goes away: every event sent to it now is lost for it.
+        await chat.visitor.ws.close()
+        replies = ["Found it.", "It ships tomorrow.", "Anything else?"]
+        for expected_seq, body in enumerate(replies, start=last_seen + 1):
+            assert await say(chat.agent, cid, body) == expected_seq
+
+        # Back, on the other node this time, with the saved token.
+        visitor = await stack.enter_async_context(visitor_socket(node_b, world.site, label="visitor-again"))
+        welcome = await hello(visitor, chat.token)
+        assert welcome["token"] == chat.token
+        assert welcome["conversation"]["id"] == cid
+        assert welcome["conversation"]["status"] == "active"
+        assert welcome["conversation"]["last_seq"] == last_seen + len(replies)
+
+        await visitor.send({"type": "sync", "conversation_id": cid, "after_seq": last_seen})
+        result = await recv_until(visitor, "sync.result")
+        assert result["has_more"] is False
+        assert [(m["seq"], m["sender"], m["body"]) for m in result["messages"]] == [
+            (4, "agent", "Found it."),
+            (5, "agent", "It ships tomorrow."),
+            (6, "agent", "Anything else?"),
+        ]
+        assert result["conversation"]["last_seq"] == 6
+        stored = await db(stored_messages, cid)
+        assert seen(result["messages"]) == stored[last_seen:]
+
+        # The missed messages came only from sync; live delivery works again on the new socket.
+        assert await say(chat.agent, cid, "Have a nice day.") == 7
+        live = await recv_until(visitor, "message.new", where=message_seq(cid, 7))
+        assert live["message"]["body"] == "Have a nice day."
+        assert not [f for f in visitor.frames("message.new") if f["message"]["seq"] < 7]
+
+
+async def claim_outcome(sock: Socket, conversation_id: int, user_id: int) -> str:
+    """'won' on a conversation.updated naming this agent the owner, else the error's code."""
+
+    def decided(frame: Frame) -> bool:
+        if frame.get("type") == "error":
+            return frame.get("ref") == "conversation.claim"
+        if frame.get("type") == "conversation.updated":
+            conversation = frame["conversation"]
+            return conversation["id"] == conversation_id and (conversation["agent"] or {}).get("id") == user_id
+        return False
+
+    frame = await recv_match(sock, decided, f"the outcome of claiming #{conversation_id}")
+    return "won" if frame["type"] == "conversation.updated" else frame["code"]
+
+
+def claim_state(conversation_id: int) -> tuple[str, int | None, list[str]]:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    system = list(
+        Message.objects.filter(conversation_id=conversation_id, sender=Message.Sender.SYSTEM).values_list(
+            "body", flat=True
+        )
+    )
+    return conversation.status, conversation.assigned_agent_id, system
+
+
+async def test_simultaneous_claims_on_two_nodes_have_exactly_one_winner(nodes: tuple[Node, Node], world: World) -> None:
+    node_a, node_b = nodes
+    first, second = world.agents
+    wins = {first.user_id: 0, second.user_id: 0}
+    async with AsyncExitStack() as stack:
+        agent_a = await stack.enter_async_context(agent_socket(node_a, first))
+        agent_b = await stack.enter_async_context(agent_socket(node_b, second))
+        await asyncio.gather(recv_until(agent_a, "welcome"), recv_until(agent_b, "welcome"))
+
+        lost: dict[int, list[int]] = {first.user_id: [], second.user_id: []}
+        for round_number in range(CLAIM_RACE_ROUNDS):
+            visitor_node = nodes[round_number % 2]
+            async with visitor_socket(visitor_node, world.site, label=f"visitor{round_number}") as visitor:
+                await hello(visitor)
+                cid = (await start_conversation(visitor))["id"]
+                assert await say(visitor, cid, f"Round {round_number}") == 1
+
+                claim = {"type": "conversation.claim", "conversation_id": cid}
+                await asyncio.gather(agent_a.send(claim), agent_b.send(claim))
+                outcomes = await asyncio.gather(
+                    claim_outcome(agent_a, cid, first.user_id), claim_outcome(agent_b, cid, second.user_id)
+                )
+                assert sorted(outcomes) == ["already_claimed", "won"], f"round {round_number}: {outcomes}"
+                winner, loser = (first, second) if outcomes[0] == "won" else (second, first)
+                wins[winner.user_id] += 1
+                lost[loser.user_id].append(cid)
+
+                status, owner, system = await db(claim_state, cid)
+                assert (status, owner) == ("active", winner.user_id), f"round {round_number}"
+                assert system == [f"{winner.name} joined the chat."], f"round {round_number}: {system}"
+                joined = await recv_until(visitor, "message.new", where=message_seq(cid, 2))
+                assert joined["message"]["body"] == f"{winner.name} joined the chat."
+
+        # Late frames included: a loser never saw itself as owner, a winner never got an error.
+        await asyncio.gather(drain(agent_a, 0.5), drain(agent_b, 0.5))
+        for sock, login in ((agent_a, first), (agent_b, second)):
+            owned_by_me = {
+                f["conversation"]["id"]
+                for f in sock.frames("conversation.updated")
+                if (f["conversation"]["agent"] or {}).get("id") == login.user_id
+            }
+            assert not owned_by_me & set(lost[login.user_id]), login.name
+            errors = [f["code"] for f in sock.frames("error")]
+            assert errors == ["already_claimed"] * len(lost[login.user_id]), (login.name, errors)
+    assert sum(wins.values()) == CLAIM_RACE_ROUNDS
