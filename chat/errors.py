@@ -34,7 +34,7 @@ DEFAULT_MESSAGES = {
     ErrorCode.ALREADY_CLAIMED: "Another agent has already claimed this conversation.",
     ErrorCode.CONVERSATION_ENDED: "This conversation has ended; start a new one.",
     ErrorCode.UNKNOWN_TOPIC: "This site has no such topic.",
-    ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please resend; a stored message is never stored twice.",
+    ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please resend; nothing is stored twice.",
 }
 
 

@@ -115,8 +115,19 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload))
 
-    async def send_error(self, error: ChatError, ref: str | None = None) -> None:
-        await self.send_json({"type": "error", "code": error.code, "message": error.message, "ref": ref, **error.extra})
+    async def send_error(self, error: ChatError, frame: Frame) -> None:
+        conversation_id = frame.get("conversation_id")
+        await self.send_json(
+            {
+                "type": "error",
+                "code": error.code,
+                "message": error.message,
+                "ref": frame_ref(frame),
+                # Lets a client tell which conversation a refused claim, end or sync was about.
+                "conversation_id": conversation_id if isinstance(conversation_id, int) else None,
+                **error.extra,
+            }
+        )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Frame = {}
@@ -143,12 +154,12 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 raise ChatError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame.get('type')!r}.")
             await handler(frame)
         except ChatError as error:
-            await self.send_error(error, frame_ref(frame))
+            await self.send_error(error, frame)
         except Exception:
             # A fault of ours must not close the socket: the client keeps the frame
             # pending and resends it, and the rest of the chat goes on.
             logger.exception("Socket frame %r failed", frame.get("type"))
-            await self.send_error(ChatError(ErrorCode.INTERNAL_ERROR), frame_ref(frame))
+            await self.send_error(ChatError(ErrorCode.INTERNAL_ERROR), frame)
 
     async def chat_event(self, event: dict[str, Any]) -> None:
         """A protocol frame a service addressed to this socket's groups (chat.realtime)."""

@@ -28,7 +28,7 @@ from agents.models import Agent
 from chat.models import Conversation, Message, Site
 from tests.agents.factories import make_agent, make_team
 from tests.chat.factories import ORIGIN, make_site, make_topic
-from tests.realstack.servers import Node, daphne_nodes, database_url, delete_redis_keys, node_environment
+from tests.servers import Node, daphne_nodes, database_url, delete_redis_keys, node_environment
 
 pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
 

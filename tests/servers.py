@@ -1,4 +1,4 @@
-"""Real server processes for the real-stack tests: Daphne nodes sharing Redis and PostgreSQL.
+"""Real server processes for the real-stack and browser tests: Daphne nodes sharing Redis and PostgreSQL.
 
 Each node is `<venv>/bin/daphne -b 127.0.0.1 -p PORT config.asgi:application`, started with
 the same environment, so the nodes share the Redis channel layer (under a prefix of
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAPHNE = Path(sys.executable).parent / "daphne"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
