@@ -57,6 +57,9 @@ class Visitor(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
+    # R22: a customer (has an account with the company) wants the right answer; a visitor
+    # (a prospect) is a chance for a sign-up. The console shows which.
+    is_customer = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
@@ -77,8 +80,13 @@ class Conversation(models.Model):
     assigned_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
+    # Set by a transfer to a team; otherwise the topic decides the team (agents.selectors).
+    team = models.ForeignKey("agents.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The last sequence number handed out; message_post increments it under the row lock.
     last_seq = models.PositiveIntegerField(default=0)
+    # The last one the visitor may see: private notes take numbers the visitor never gets.
+    last_public_seq = models.PositiveIntegerField(default=0)
+    needs_follow_up = models.BooleanField(default=False, help_text="R16: the answer is owed later, by email.")
     preview = models.CharField(max_length=140, blank=True, help_text="First words of the latest customer message.")
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -106,6 +114,7 @@ class Message(models.Model):
         VISITOR = "visitor", "Visitor"
         AGENT = "agent", "Agent"
         SYSTEM = "system", "System"
+        NOTE = "note", "Private note"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField()
@@ -118,6 +127,13 @@ class Message(models.Model):
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # Set by message_post, so the conversation's timing columns carry the same instant.
     created_at = models.DateTimeField(default=timezone.now)
+    # R13: the canned response it started from, and how much of it the agent changed (0-1).
+    canned_response = models.ForeignKey(
+        "agents.CannedResponse", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    canned_edit_ratio = models.FloatField(null=True, blank=True)
+    # R10-R12: the composer warnings the agent chose to send anyway (codes).
+    warnings_overridden = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["conversation", "seq"]
