@@ -5,4 +5,5 @@ from . import views
 app_name = "agents"
 urlpatterns = [
     path("", views.console, name="console"),
+    path("follow-ups/", views.follow_ups, name="follow_ups"),
 ]

@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     ALREADY_CLAIMED = "already_claimed"
     CONVERSATION_ENDED = "conversation_ended"
     UNKNOWN_TOPIC = "unknown_topic"
+    AT_CAPACITY = "at_capacity"
+    AGENT_UNAVAILABLE = "agent_unavailable"
+    COMPOSER_WARNING = "composer_warning"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -34,6 +37,9 @@ DEFAULT_MESSAGES = {
     ErrorCode.ALREADY_CLAIMED: "Another agent has already claimed this conversation.",
     ErrorCode.CONVERSATION_ENDED: "This conversation has ended; start a new one.",
     ErrorCode.UNKNOWN_TOPIC: "This site has no such topic.",
+    ErrorCode.AT_CAPACITY: "You already carry your limit of chats; end one first.",
+    ErrorCode.AGENT_UNAVAILABLE: "That agent is not online.",
+    ErrorCode.COMPOSER_WARNING: "Check the warnings, then send again to send anyway.",
     ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please resend; nothing is stored twice.",
 }
 

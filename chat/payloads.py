@@ -23,12 +23,14 @@ def agent_name(conversation: Conversation) -> str | None:
     return profile.display_name if profile else user.get_username()
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+def message_payload(message: Message, *, prev_seq: int | None = None) -> dict[str, Any]:
+    """A message; `prev_seq` (live events to visitors) is the seq of the one before it
+    that the visitor may see, so hidden private notes are not mistaken for a gap."""
     author_name = ""
-    if message.sender == Message.Sender.AGENT and message.author is not None:
+    if message.sender in (Message.Sender.AGENT, Message.Sender.NOTE) and message.author is not None:
         profile = getattr(message.author, "agent", None)
         author_name = profile.display_name if profile else message.author.get_username()
-    return {
+    payload = {
         "conversation_id": message.conversation_id,
         "seq": message.seq,
         "sender": message.sender,
@@ -37,6 +39,9 @@ def message_payload(message: Message) -> dict[str, Any]:
         "client_id": message.client_id,
         "created_at": iso(message.created_at),
     }
+    if prev_seq is not None:
+        payload["prev_seq"] = prev_seq
+    return payload
 
 
 def conversation_for_visitor(conversation: Conversation) -> dict[str, Any]:
@@ -45,7 +50,7 @@ def conversation_for_visitor(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "topic": _topic(conversation),
         "agent_name": agent_name(conversation),
-        "last_seq": conversation.last_seq,
+        "last_seq": conversation.last_public_seq,
         "created_at": iso(conversation.created_at),
     }
 
@@ -59,8 +64,15 @@ def conversation_for_agent(conversation: Conversation) -> dict[str, Any]:
         "id": conversation.pk,
         "status": conversation.status,
         "topic": _topic(conversation),
-        "visitor": {"id": str(visitor.public_id), "name": visitor.name, "email": visitor.email},
+        "visitor": {
+            "id": str(visitor.public_id),
+            "name": visitor.name,
+            "email": visitor.email,
+            "is_customer": visitor.is_customer,
+        },
         "agent": agent,
+        "team": {"id": conversation.team.pk, "name": conversation.team.name} if conversation.team else None,
+        "needs_follow_up": conversation.needs_follow_up,
         "last_seq": conversation.last_seq,
         "preview": conversation.preview,
         "created_at": iso(conversation.created_at),

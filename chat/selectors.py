@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from agents.models import Agent
-from agents.selectors import agent_team_ids, routing_filter_for_agent, team_ids_for_topic
+from agents.selectors import agent_team_ids, routed_team_ids, routing_filter_for_agent
 
 from .errors import ChatError, ErrorCode
 from .models import Conversation, Message, Site, Visitor
@@ -11,7 +11,7 @@ SYNC_PAGE_SIZE = 500
 
 def conversations_with_people() -> QuerySet[Conversation]:
     """Conversations with what every payload shows, fetched in the same query."""
-    return Conversation.objects.select_related("topic", "visitor", "assigned_agent__agent")
+    return Conversation.objects.select_related("topic", "visitor", "assigned_agent__agent", "team")
 
 
 def site_for_widget(*, key: str, origin: str | None) -> Site | None:
@@ -41,7 +41,8 @@ def conversation_for_visitor(*, visitor: Visitor, conversation_id: int) -> Conve
 def agent_can_see(*, agent: Agent, conversation: Conversation) -> bool:
     if agent.is_supervisor or conversation.assigned_agent_id == agent.user_id:
         return True
-    return bool(set(team_ids_for_topic(conversation.topic_id)) & set(agent_team_ids(agent)))
+    routed = routed_team_ids(team_id=conversation.team_id, topic_id=conversation.topic_id)
+    return bool(set(routed) & set(agent_team_ids(agent)))
 
 
 def conversation_for_agent(*, agent: Agent, conversation_id: int) -> Conversation:
@@ -52,13 +53,15 @@ def conversation_for_agent(*, agent: Agent, conversation_id: int) -> Conversatio
     return conversation
 
 
-def messages_after(*, conversation: Conversation, after_seq: int) -> tuple[list[Message], bool]:
-    """The next page of messages after `after_seq`, and whether more follow it."""
-    rows = list(
-        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
-        .select_related("author__agent")
-        .order_by("seq")[: SYNC_PAGE_SIZE + 1]
-    )
+def messages_after(*, conversation: Conversation, after_seq: int, with_notes: bool) -> tuple[list[Message], bool]:
+    """The next page of messages after `after_seq`, and whether more follow it.
+
+    Private notes only `with_notes`: visitors never get them.
+    """
+    messages = Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+    if not with_notes:
+        messages = messages.exclude(sender=Message.Sender.NOTE)
+    rows = list(messages.select_related("author__agent").order_by("seq")[: SYNC_PAGE_SIZE + 1])
     return rows[:SYNC_PAGE_SIZE], len(rows) > SYNC_PAGE_SIZE
 
 
@@ -68,6 +71,11 @@ def queue_for_agent(*, agent: Agent) -> list[Conversation]:
     if not agent.is_supervisor:
         queued = queued.filter(routing_filter_for_agent(agent)).distinct()
     return list(queued.order_by("created_at"))
+
+
+def follow_ups_open() -> QuerySet[Conversation]:
+    """Chats whose answer is still owed (R16), oldest first."""
+    return conversations_with_people().filter(needs_follow_up=True).order_by("created_at")
 
 
 def chats_for_agent(*, agent: Agent) -> list[Conversation]:

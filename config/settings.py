@@ -138,6 +138,12 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BEAT_SCHEDULE = {
+    # Presence: agents whose consoles went quiet past the grace period become offline.
+    "mark-absent-agents-offline": {"task": "agents.tasks.mark_absent_agents_offline", "schedule": 30.0},
+    # A safety net for auto-assignment, which otherwise runs whenever a chat queues or a slot frees.
+    "dispatch-queue": {"task": "chat.tasks.dispatch_queue", "schedule": 15.0},
+}
 
 # --- Email --------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

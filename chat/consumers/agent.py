@@ -3,10 +3,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from agents import canned, composer
+from agents import services as agent_services
 from agents.models import Agent
-from agents.selectors import agent_for_user, agent_team_ids
+from agents.payloads import agent_payload, canned_payload
+from agents.selectors import PRESENCE_GRACE, agent_for_user, agent_team_ids, transfer_targets
 
 from .. import payloads, selectors, services
+from ..errors import ChatError, ErrorCode
 from ..realtime import SUPERVISORS_GROUP, agent_group, team_group
 from .base import (
     CLIENT_ID_MAX_LENGTH,
@@ -19,14 +23,30 @@ from .base import (
     sync_answer,
 )
 
+# Well inside the presence grace period, so one late ping never makes an agent offline.
+HEARTBEAT_SECONDS = int(PRESENCE_GRACE.total_seconds() * 0.4)
+CHOOSABLE_STATUSES = {Agent.Status.ONLINE, Agent.Status.AWAY}
+
 
 def _welcome(agent: Agent) -> dict[str, Any]:
+    teams, agents, available = transfer_targets(exclude=agent)
     return {
         "type": "welcome",
-        "agent": {"id": agent.user_id, "name": agent.display_name, "is_supervisor": agent.is_supervisor},
+        "agent": agent_payload(agent),
         "queue": [payloads.conversation_for_agent(c) for c in selectors.queue_for_agent(agent=agent)],
         "chats": [payloads.conversation_for_agent(c) for c in selectors.chats_for_agent(agent=agent)],
+        "teams": [{"id": team.pk, "name": team.name} for team in teams],
+        "agents": [
+            {
+                "id": other.user_id,
+                "name": other.display_name,
+                "status": other.status,
+                "available": other.pk in available,
+            }
+            for other in agents
+        ],
         "server_time": timezone.now().isoformat(),
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
     }
 
 
@@ -35,6 +55,17 @@ def _groups_of(agent: Agent) -> list[str]:
     if agent.is_supervisor:
         groups.append(SUPERVISORS_GROUP)
     return groups
+
+
+def _field_list_of_str(frame: Frame, name: str) -> list[str]:
+    value = frame.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ChatError(ErrorCode.INVALID_FIELD, f"'{name}' must be a list of strings.")
+    return value
+
+
+def _field_optional_int(frame: Frame, name: str) -> int | None:
+    return None if frame.get(name) is None else field_int(frame, name, minimum=1)
 
 
 class AgentConsumer(ProtocolConsumer):
@@ -48,6 +79,14 @@ class AgentConsumer(ProtocolConsumer):
             "message.send": self.message_send,
             "sync": self.sync,
             "conversation.end": self.conversation_end,
+            "conversation.transfer": self.conversation_transfer,
+            "conversation.follow_up": self.conversation_follow_up,
+            "composer.check": self.composer_check,
+            "canned.search": self.canned_search,
+            "canned.save": self.canned_save,
+            "typing": self.typing,
+            "agent.status": self.agent_status,
+            "ping": self.ping,
         }
 
     async def connect(self) -> None:
@@ -55,27 +94,36 @@ class AgentConsumer(ProtocolConsumer):
         if agent is None:
             await self.close()
             return
-        self.agent = agent
+        self.agent = await database_sync_to_async(agent_services.agent_connected)(agent=agent)
         await self.accept()
         for group in _groups_of(agent):
             await self.join(group)
-        await self.send_json(await database_sync_to_async(_welcome)(agent))
+        await self.send_json(await database_sync_to_async(_welcome)(self.agent))
+
+    async def send_conversation(self, conversation: Any) -> None:
+        await self.send_json(
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
+        )
 
     async def conversation_claim(self, frame: Frame) -> None:
         conversation_id = field_int(frame, "conversation_id", minimum=1)
         conversation = await database_sync_to_async(services.conversation_claim)(
             conversation_id=conversation_id, agent=self.agent
         )
-        await self.send_json(
-            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
-        )
+        await self.send_conversation(conversation)
 
     async def message_send(self, frame: Frame) -> None:
         conversation_id = field_int(frame, "conversation_id", minimum=1)
         client_id = field_str(frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH)
         body = field_body(frame)
         message, _ = await database_sync_to_async(services.message_post)(
-            conversation_id=conversation_id, author=self.agent, body=body, client_id=client_id
+            conversation_id=conversation_id,
+            author=self.agent,
+            body=body,
+            client_id=client_id,
+            note=frame.get("note") is True,
+            overridden=_field_list_of_str(frame, "overridden"),
+            canned_id=_field_optional_int(frame, "canned_id"),
         )
         await self.send_json(
             {"type": "message.ack", "conversation_id": conversation_id, "client_id": client_id, "seq": message.seq}
@@ -87,7 +135,7 @@ class AgentConsumer(ProtocolConsumer):
 
         def answer() -> dict[str, Any]:
             conversation = selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
-            return sync_answer(conversation, after_seq, payloads.conversation_for_agent)
+            return sync_answer(conversation, after_seq, payloads.conversation_for_agent, with_notes=True)
 
         await self.send_json(await database_sync_to_async(answer)())
 
@@ -96,6 +144,91 @@ class AgentConsumer(ProtocolConsumer):
         conversation = await database_sync_to_async(services.conversation_end)(
             conversation_id=conversation_id, ended_by=self.agent
         )
-        await self.send_json(
-            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
+        await self.send_conversation(conversation)
+
+    async def conversation_transfer(self, frame: Frame) -> None:
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        reason = field_str(frame, "reason", max_length=500)
+        conversation = await database_sync_to_async(services.conversation_transfer)(
+            conversation_id=conversation_id,
+            agent=self.agent,
+            reason=reason,
+            to_agent_id=_field_optional_int(frame, "to_agent_id"),
+            to_team_id=_field_optional_int(frame, "to_team_id"),
         )
+        await self.send_conversation(conversation)
+
+    async def conversation_follow_up(self, frame: Frame) -> None:
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        needs = frame.get("needs", True)
+        if not isinstance(needs, bool):
+            raise ChatError(ErrorCode.INVALID_FIELD, "'needs' must be true or false.")
+        conversation = await database_sync_to_async(services.conversation_follow_up)(
+            conversation_id=conversation_id, agent=self.agent, needs=needs
+        )
+        await self.send_conversation(conversation)
+
+    async def composer_check(self, frame: Frame) -> None:
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        body = field_body(frame)
+
+        def answer() -> dict[str, Any]:
+            conversation = selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
+            warnings = composer.composer_check(body=body, site_id=conversation.site_id)
+            return {
+                "type": "composer.result",
+                "conversation_id": conversation_id,
+                "body": body,
+                "warnings": [warning.as_dict() for warning in warnings],
+                "blocks": composer.composer_split(body=body),
+            }
+
+        await self.send_json(await database_sync_to_async(answer)())
+
+    async def canned_search(self, frame: Frame) -> None:
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        query = field_str(frame, "query", max_length=100, required=False) or ""
+
+        def answer() -> dict[str, Any]:
+            conversation = selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
+            found = canned.canned_search(agent=self.agent, query=query)
+            return {
+                "type": "canned.results",
+                "conversation_id": conversation_id,
+                "query": query,
+                "results": [
+                    canned_payload(
+                        item,
+                        body=canned.canned_render(
+                            canned=item, visitor_name=conversation.visitor.name, agent=self.agent
+                        ),
+                    )
+                    for item in found
+                ],
+            }
+
+        await self.send_json(await database_sync_to_async(answer)())
+
+    async def canned_save(self, frame: Frame) -> None:
+        item = await database_sync_to_async(canned.canned_create)(
+            agent=self.agent,
+            title=field_str(frame, "title", max_length=120),
+            shortcut=field_str(frame, "shortcut", max_length=40),
+            body=field_body(frame),
+            team_id=_field_optional_int(frame, "team_id"),
+        )
+        await self.send_json({"type": "canned.saved", "canned": canned_payload(item, body=item.body)})
+
+    async def typing(self, frame: Frame) -> None:
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        await database_sync_to_async(services.conversation_typing)(conversation_id=conversation_id, by=self.agent)
+
+    async def agent_status(self, frame: Frame) -> None:
+        status = frame.get("status")
+        if status not in CHOOSABLE_STATUSES:
+            raise ChatError(ErrorCode.INVALID_FIELD, "'status' must be 'online' or 'away'.")
+        await database_sync_to_async(agent_services.agent_set_status)(agent=self.agent, status=Agent.Status(status))
+
+    async def ping(self, frame: Frame) -> None:
+        await database_sync_to_async(agent_services.agent_heartbeat)(agent=self.agent)
+        await self.send_json({"type": "pong"})

@@ -73,10 +73,10 @@ def field_body(frame: Frame) -> str:
 
 
 def sync_answer(
-    conversation: Conversation, after_seq: int, view: Callable[[Conversation], dict[str, Any]]
+    conversation: Conversation, after_seq: int, view: Callable[[Conversation], dict[str, Any]], *, with_notes: bool
 ) -> dict[str, Any]:
     """A `sync.result` frame: the conversation as `view` shows it and the messages after `after_seq`."""
-    messages, has_more = messages_after(conversation=conversation, after_seq=after_seq)
+    messages, has_more = messages_after(conversation=conversation, after_seq=after_seq, with_notes=with_notes)
     return {
         "type": "sync.result",
         "conversation": view(conversation),

@@ -46,6 +46,7 @@ class VisitorConsumer(ProtocolConsumer):
             "message.send": self.message_send,
             "sync": self.sync,
             "conversation.end": self.conversation_end,
+            "typing": self.typing,
         }
 
     async def connect(self) -> None:
@@ -100,7 +101,7 @@ class VisitorConsumer(ProtocolConsumer):
 
         def answer() -> dict[str, Any]:
             conversation = selectors.conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
-            return sync_answer(conversation, after_seq, payloads.conversation_for_visitor)
+            return sync_answer(conversation, after_seq, payloads.conversation_for_visitor, with_notes=False)
 
         await self.send_json(await database_sync_to_async(answer)())
 
@@ -113,3 +114,8 @@ class VisitorConsumer(ProtocolConsumer):
         await self.send_json(
             {"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)}
         )
+
+    async def typing(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+        await database_sync_to_async(services.conversation_typing)(conversation_id=conversation_id, by=visitor)

@@ -2,7 +2,7 @@ import itertools
 import secrets
 
 from chat.models import Conversation, Site, Topic, Visitor
-from chat.services import _token_hash
+from chat.services import token_hash
 
 _numbers = itertools.count(1)
 
@@ -19,7 +19,7 @@ def make_topic(*, site: Site, slug: str = "returns") -> Topic:
 
 def make_visitor(*, site: Site) -> tuple[Visitor, str]:
     token = secrets.token_urlsafe(32)
-    return Visitor.objects.create(site=site, token_hash=_token_hash(token)), token
+    return Visitor.objects.create(site=site, token_hash=token_hash(token)), token
 
 
 def make_conversation(

@@ -263,7 +263,10 @@ def world(postgres: None, redis_url: str) -> World:
     site = make_site(origins=ORIGIN)
     topic = make_topic(site=site, slug=TOPIC)
     team = make_team(topics=[topic], is_default=True)
-    agents = [make_agent(teams=[team], name=name, password=PASSWORD) for name in ("Alex Agent", "Sam Agent")]
+    # The claim race wins many chats in a row; no limit of open chats should get in its way.
+    agents = [
+        make_agent(teams=[team], name=name, password=PASSWORD, max_chats=100) for name in ("Alex Agent", "Sam Agent")
+    ]
     return World(site=site, agents=[log_in(agent) for agent in agents])
 
 

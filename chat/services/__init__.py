@@ -1,0 +1,30 @@
+"""Writes of the chat domain: every change to conversations and messages goes through here.
+
+Each state change locks its rows (agent rows before conversation rows, always in that
+order), checks the current state and returns early when there is nothing to do, so
+running it twice is harmless. Clients are told only after the commit, through
+`chat.realtime.send_on_commit`.
+"""
+
+from .assignment import queue_dispatch
+from .conversations import (
+    conversation_claim,
+    conversation_end,
+    conversation_follow_up,
+    conversation_transfer,
+)
+from .messages import conversation_typing, message_post
+from .visitors import conversation_start, token_hash, visitor_identify
+
+__all__ = [
+    "conversation_claim",
+    "conversation_end",
+    "conversation_follow_up",
+    "conversation_start",
+    "conversation_transfer",
+    "conversation_typing",
+    "message_post",
+    "queue_dispatch",
+    "token_hash",
+    "visitor_identify",
+]

@@ -1,0 +1,182 @@
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.canned import canned_edit_ratio, canned_render, canned_use
+from agents.composer import composer_check
+from agents.models import Agent
+
+from .. import payloads
+from ..errors import ChatError, ErrorCode
+from ..models import Conversation, Message, Visitor
+from ..realtime import agent_group, send_on_commit, visitor_group
+from ..selectors import agent_can_see, conversation_for_agent, conversation_for_visitor
+from .assignment import dispatch_on_commit
+from .audiences import agent_audience, queue_groups
+from .locking import lock_conversation
+
+PREVIEW_LENGTH = 140
+
+
+def message_insert(
+    conversation: Conversation,
+    *,
+    sender: Message.Sender,
+    body: str,
+    author: Agent | None = None,
+    client_id: str | None = None,
+    **extra: object,
+) -> Message:
+    """Store a message with the next sequence number and tell who may see it.
+
+    The caller holds the conversation's row lock. Private notes take a sequence number
+    too, but the visitor never gets them: `last_public_seq` and `prev_seq` let the
+    visitor's client tell a hidden note from a lost message.
+    """
+    now = timezone.now()
+    conversation.last_seq += 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=sender,
+        author=author.user if author else None,
+        body=body,
+        client_id=client_id,
+        created_at=now,
+        **extra,
+    )
+    changed = ["last_seq"]
+    if sender == Message.Sender.VISITOR:
+        conversation.preview = body[:PREVIEW_LENGTH]
+        changed.append("preview")
+        if conversation.waiting_since is None:
+            conversation.waiting_since = now
+            changed.append("waiting_since")
+    elif sender == Message.Sender.AGENT:
+        conversation.waiting_since = None
+        changed.append("waiting_since")
+        if conversation.first_response_at is None:
+            conversation.first_response_at = now
+            changed.append("first_response_at")
+    prev_public_seq = conversation.last_public_seq
+    if sender != Message.Sender.NOTE:
+        conversation.last_public_seq = message.seq
+        changed.append("last_public_seq")
+    conversation.save(update_fields=changed)
+
+    if sender != Message.Sender.NOTE:
+        send_on_commit(
+            [visitor_group(conversation.visitor_id)],
+            {"type": "message.new", "message": payloads.message_payload(message, prev_seq=prev_public_seq)},
+        )
+    if conversation.status == Conversation.Status.QUEUED and sender == Message.Sender.VISITOR:
+        # The queue shows the latest words and the timer; agents previewing sync on last_seq.
+        send_on_commit(
+            queue_groups(conversation),
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)},
+        )
+    else:
+        send_on_commit(
+            agent_audience(conversation),
+            {
+                "type": "message.new",
+                "message": payloads.message_payload(message),
+                "conversation": payloads.conversation_for_agent(conversation),
+            },
+        )
+    return message
+
+
+def _clean_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise ChatError(ErrorCode.EMPTY_BODY)
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(body) > limit:
+        raise ChatError(ErrorCode.BODY_TOO_LONG, f"A message can be at most {limit} characters.")
+    return body
+
+
+def _check_playbook(conversation: Conversation, body: str, overridden: list[str]) -> list[str]:
+    """The composer rules (R10-R12) for an agent's reply: returns the codes sent anyway,
+    or refuses when the agent has not seen a warning yet."""
+    warnings = composer_check(body=body, site_id=conversation.site_id)
+    unseen = [warning for warning in warnings if warning.code not in overridden]
+    if unseen:
+        raise ChatError(ErrorCode.COMPOSER_WARNING, warnings=[warning.as_dict() for warning in warnings])
+    return sorted(warning.code for warning in warnings)
+
+
+def message_post(
+    *,
+    conversation_id: int,
+    author: Visitor | Agent,
+    body: str,
+    client_id: str,
+    note: bool = False,
+    overridden: list[str] | None = None,
+    canned_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Store a visitor's message, an agent's reply or an agent's private note, once per
+    `client_id`; returns it and whether it is new.
+
+    A visitor writes only in its own conversation; an agent replies only in one it owns,
+    and leaves notes in any it can see. Replies pass the composer rules (R10-R12).
+    """
+    body = _clean_body(body)
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        extra: dict[str, object] = {}
+        if isinstance(author, Visitor):
+            if conversation.visitor_id != author.pk:
+                raise ChatError(ErrorCode.NOT_FOUND)
+            sender = Message.Sender.VISITOR
+        elif note:
+            if not agent_can_see(agent=author, conversation=conversation):
+                raise ChatError(ErrorCode.NOT_FOUND)
+            sender = Message.Sender.NOTE
+        else:
+            if conversation.assigned_agent_id != author.user_id:
+                if not agent_can_see(agent=author, conversation=conversation):
+                    raise ChatError(ErrorCode.NOT_FOUND)
+                raise ChatError(ErrorCode.NOT_OWNER)
+            sender = Message.Sender.AGENT
+        # A resend is answered with the stored message even after the chat ended.
+        existing = Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+        if conversation.status == Conversation.Status.ENDED:
+            raise ChatError(ErrorCode.CONVERSATION_ENDED)
+        if sender == Message.Sender.AGENT:
+            assert isinstance(author, Agent)
+            extra["warnings_overridden"] = _check_playbook(conversation, body, overridden or [])
+            canned = canned_use(canned_id=canned_id, agent=author) if canned_id else None
+            if canned is not None:
+                rendered = canned_render(canned=canned, visitor_name=conversation.visitor.name, agent=author)
+                extra["canned_response"] = canned
+                extra["canned_edit_ratio"] = canned_edit_ratio(rendered=rendered, sent=body)
+        message = message_insert(
+            conversation,
+            sender=sender,
+            body=body,
+            author=author if isinstance(author, Agent) else None,
+            client_id=client_id,
+            **extra,
+        )
+        if sender == Message.Sender.VISITOR and conversation.status == Conversation.Status.QUEUED:
+            dispatch_on_commit()
+    return message, True
+
+
+def conversation_typing(*, conversation_id: int, by: Visitor | Agent) -> None:
+    """Tell the other side someone is typing: the visitor to its owner, the owner to the visitor."""
+    if isinstance(by, Visitor):
+        conversation = conversation_for_visitor(visitor=by, conversation_id=conversation_id)
+        if conversation.assigned_agent_id is not None:
+            frame = {"type": "typing", "conversation_id": conversation.pk, "sender": "visitor"}
+            send_on_commit([agent_group(conversation.assigned_agent_id)], frame)
+        return
+    conversation = conversation_for_agent(agent=by, conversation_id=conversation_id)
+    if conversation.assigned_agent_id == by.user_id and conversation.status == Conversation.Status.ACTIVE:
+        frame = {"type": "typing", "conversation_id": conversation.pk, "sender": "agent", "name": by.display_name}
+        send_on_commit([visitor_group(conversation.visitor_id)], frame)
