@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from chat import services
-from chat.models import Conversation
 from chat.consumers.agent import _welcome
+from chat.models import Conversation
 from tests.chat.factories import make_conversation
 
 from .factories import make_agent, make_team
