@@ -6,15 +6,13 @@ from django.urls import reverse
 from chat import services
 from chat.consumers.agent import _welcome
 from chat.models import Conversation
-from tests.chat.factories import make_conversation
+from tests.chat.factories import make_conversation, make_site, make_topic
 
 from .factories import make_agent, make_team
 
 
 @pytest.fixture
 def busy_desk(db):
-    from tests.chat.factories import make_site, make_topic
-
     site = make_site()
     topic = make_topic(site=site)
     team = make_team(topics=[topic], is_default=True)
