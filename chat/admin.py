@@ -12,15 +12,15 @@ class TopicInline(admin.TabularInline):
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     list_display = ["name", "key", "created_at"]
-    readonly_fields = ["key"]
+    readonly_fields = ["key", "identity_secret"]
     inlines = [TopicInline]
 
 
 @admin.register(Visitor)
 class VisitorAdmin(admin.ModelAdmin):
     list_display = ["__str__", "site", "email", "created_at", "last_seen_at"]
-    list_filter = ["site"]
-    search_fields = ["name", "email", "public_id"]
+    list_filter = ["site", "is_customer"]
+    search_fields = ["name", "email", "public_id", "external_id"]
     exclude = ["token_hash"]
     readonly_fields = ["public_id", "created_at", "last_seen_at"]
 

@@ -11,6 +11,10 @@ def new_site_key() -> str:
     return secrets.token_urlsafe(12)
 
 
+def new_identity_secret() -> str:
+    return secrets.token_hex(32)
+
+
 class Site(models.Model):
     """A website that embeds the widget."""
 
@@ -19,6 +23,12 @@ class Site(models.Model):
     allowed_origins = models.TextField(
         blank=True,
         help_text="One origin per line, e.g. https://shop.example.com. The widget is refused elsewhere.",
+    )
+    identity_secret = models.CharField(
+        max_length=64,
+        default=new_identity_secret,
+        help_text="Signs logged-in customers: the site's server sends HMAC-SHA256(secret, customer id) "
+        "with the id, so nobody can claim to be a customer (docs/protocol.md, hello).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -55,6 +65,8 @@ class Visitor(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
     token_hash = models.CharField(max_length=64, unique=True)
+    # The site's own id of a logged-in customer, verified by signature (R22).
+    external_id = models.CharField(max_length=100, blank=True)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     # R22: a customer (has an account with the company) wants the right answer; a visitor
@@ -62,6 +74,13 @@ class Visitor(models.Model):
     is_customer = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "external_id"], condition=~Q(external_id=""), name="visitor_unique_external_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or f"Visitor {str(self.public_id)[:8]}"

@@ -26,11 +26,25 @@ def _welcome(site: Site, visitor: Visitor, token: str) -> dict[str, Any]:
     return {
         "type": "welcome",
         "token": token,
-        "visitor": {"id": str(visitor.public_id), "name": visitor.name},
+        "visitor": {"id": str(visitor.public_id), "name": visitor.name, "is_customer": visitor.is_customer},
         "site": {"name": site.name, "topics": selectors.site_topics(site=site)},
         "conversation": payloads.conversation_for_visitor(conversation) if conversation else None,
         "server_time": timezone.now().isoformat(),
     }
+
+
+def _field_identity(frame: Frame) -> services.Identity | None:
+    identity = frame.get("identity")
+    if identity is None:
+        return None
+    if not isinstance(identity, dict):
+        raise ChatError(ErrorCode.INVALID_FIELD, "'identity' must be an object.")
+    return services.Identity(
+        external_id=field_str(identity, "id", max_length=100) or "",
+        signature=field_str(identity, "signature", max_length=128) or "",
+        name=field_str(identity, "name", max_length=200, required=False) or "",
+        email=field_str(identity, "email", max_length=254, required=False) or "",
+    )
 
 
 class VisitorConsumer(ProtocolConsumer):
@@ -67,9 +81,10 @@ class VisitorConsumer(ProtocolConsumer):
 
     async def hello(self, frame: Frame) -> None:
         token = field_str(frame, "token", max_length=TOKEN_MAX_LENGTH, required=False)
+        identity = _field_identity(frame)
         if self.visitor is None:
             self.visitor, self.token = await database_sync_to_async(services.visitor_identify)(
-                site=self.site, token=token
+                site=self.site, token=token, identity=identity
             )
             await self.join(visitor_group(self.visitor.pk))
         await self.send_json(await database_sync_to_async(_welcome)(self.site, self.visitor, self.token))

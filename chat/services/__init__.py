@@ -14,15 +14,17 @@ from .conversations import (
     conversation_transfer,
 )
 from .messages import conversation_typing, message_post
-from .visitors import conversation_start, token_hash, visitor_identify
+from .visitors import Identity, conversation_start, identity_signature, token_hash, visitor_identify
 
 __all__ = [
+    "Identity",
     "conversation_claim",
     "conversation_end",
     "conversation_follow_up",
     "conversation_start",
     "conversation_transfer",
     "conversation_typing",
+    "identity_signature",
     "message_post",
     "queue_dispatch",
     "token_hash",

@@ -1,5 +1,8 @@
 import hashlib
+import hmac
+import logging
 import secrets
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -13,14 +16,61 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def visitor_identify(*, site: Site, token: str | None) -> tuple[Visitor, str]:
-    """The visitor holding `token` on this site, or a new one with a new token."""
-    if token:
-        visitor = Visitor.objects.filter(site=site, token_hash=token_hash(token)).first()
-        if visitor is not None:
-            return visitor, token
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A logged-in customer as the site vouches for them (docs/protocol.md, `hello`)."""
+
+    external_id: str
+    signature: str
+    name: str = ""
+    email: str = ""
+
+
+def identity_signature(*, site: Site, external_id: str) -> str:
+    """What the site's server computes: HMAC-SHA256 of the customer id with the site's secret."""
+    return hmac.new(site.identity_secret.encode(), external_id.encode(), hashlib.sha256).hexdigest()
+
+
+def visitor_identify(*, site: Site, token: str | None, identity: Identity | None = None) -> tuple[Visitor, str]:
+    """The visitor holding `token` on this site, or a new one with a new token.
+
+    With a correctly signed `identity` it is the site's customer instead, the same on
+    every device (R22), named when the site gave a name (R14). A bad signature is logged
+    and the visitor stays anonymous rather than losing the chat.
+    """
+    known = Visitor.objects.filter(site=site, token_hash=token_hash(token)).first() if token else None
+    if identity is not None:
+        expected = identity_signature(site=site, external_id=identity.external_id)
+        if hmac.compare_digest(expected, identity.signature):
+            return _customer_identify(site=site, known=known, token=token, identity=identity)
+        logger.warning("Rejected a customer identity with a bad signature on site %s", site.pk)
+    if known is not None and token is not None:
+        return known, token
     token = secrets.token_urlsafe(32)
     return Visitor.objects.create(site=site, token_hash=token_hash(token)), token
+
+
+def _customer_identify(
+    *, site: Site, known: Visitor | None, token: str | None, identity: Identity
+) -> tuple[Visitor, str]:
+    with transaction.atomic():
+        customer = Visitor.objects.select_for_update().filter(site=site, external_id=identity.external_id).first()
+        if customer is None:
+            # An anonymous visitor who logs in keeps the chat it already had.
+            customer = known if known is not None and not known.external_id else Visitor(site=site)
+        customer.external_id = identity.external_id
+        customer.is_customer = True
+        customer.name = identity.name or customer.name
+        customer.email = identity.email or customer.email
+        if token is None or customer.token_hash != token_hash(token):
+            # Another device: a fresh token for this one; the signature re-admits the others.
+            token = secrets.token_urlsafe(32)
+            customer.token_hash = token_hash(token)
+        customer.save()
+    return customer, token
 
 
 def conversation_start(*, visitor: Visitor, topic_slug: str | None) -> Conversation:
