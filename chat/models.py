@@ -72,6 +72,9 @@ class Visitor(models.Model):
     # R22: a customer (has an account with the company) wants the right answer; a visitor
     # (a prospect) is a chance for a sign-up. The console shows which.
     is_customer = models.BooleanField(default=False)
+    # The last pages the visitor opened on the site, as the widget reports them, newest
+    # last: [{"url", "title", "at"}]. Kept short; the agent sees where the question came from.
+    recent_pages = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 

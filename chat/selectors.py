@@ -78,6 +78,16 @@ def follow_ups_open() -> QuerySet[Conversation]:
     return conversations_with_people().filter(needs_follow_up=True).order_by("created_at")
 
 
+def visitor_past_conversations(*, conversation: Conversation, limit: int = 10) -> list[Conversation]:
+    """The visitor's other conversations, newest first, for the console's customer panel."""
+    return list(
+        conversations_with_people()
+        .filter(visitor_id=conversation.visitor_id)
+        .exclude(pk=conversation.pk)
+        .order_by("-created_at")[:limit]
+    )
+
+
 def chats_for_agent(*, agent: Agent) -> list[Conversation]:
     return list(
         conversations_with_people()

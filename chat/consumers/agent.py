@@ -85,6 +85,7 @@ class AgentConsumer(ProtocolConsumer):
             "canned.search": self.canned_search,
             "canned.save": self.canned_save,
             "typing": self.typing,
+            "visitor.details": self.visitor_details,
             "agent.status": self.agent_status,
             "ping": self.ping,
         }
@@ -222,6 +223,21 @@ class AgentConsumer(ProtocolConsumer):
     async def typing(self, frame: Frame) -> None:
         conversation_id = field_int(frame, "conversation_id", minimum=1)
         await database_sync_to_async(services.conversation_typing)(conversation_id=conversation_id, by=self.agent)
+
+    async def visitor_details(self, frame: Frame) -> None:
+        conversation_id = field_int(frame, "conversation_id", minimum=1)
+
+        def answer() -> dict[str, Any]:
+            conversation = selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
+            past = selectors.visitor_past_conversations(conversation=conversation)
+            return {
+                "type": "visitor.details",
+                "conversation_id": conversation_id,
+                "recent_pages": conversation.visitor.recent_pages,
+                "past_conversations": [payloads.conversation_for_agent(other) for other in past],
+            }
+
+        await self.send_json(await database_sync_to_async(answer)())
 
     async def agent_status(self, frame: Frame) -> None:
         status = frame.get("status")

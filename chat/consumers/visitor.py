@@ -19,6 +19,7 @@ from .base import (
 )
 
 TOKEN_MAX_LENGTH = 128
+PAGES_ACCEPTED = 20
 
 
 def _welcome(site: Site, visitor: Visitor, token: str) -> dict[str, Any]:
@@ -47,6 +48,13 @@ def _field_identity(frame: Frame) -> services.Identity | None:
     )
 
 
+def _field_pages(frame: Frame) -> list[object]:
+    pages = frame.get("pages", [])
+    if not isinstance(pages, list):
+        raise ChatError(ErrorCode.INVALID_FIELD, "'pages' must be a list.")
+    return pages[-PAGES_ACCEPTED:]
+
+
 class VisitorConsumer(ProtocolConsumer):
     """The widget's socket: `/ws/visitor/<site_key>/`, see docs/protocol.md."""
 
@@ -61,6 +69,7 @@ class VisitorConsumer(ProtocolConsumer):
             "sync": self.sync,
             "conversation.end": self.conversation_end,
             "typing": self.typing,
+            "page.view": self.page_view,
         }
 
     async def connect(self) -> None:
@@ -84,7 +93,7 @@ class VisitorConsumer(ProtocolConsumer):
         identity = _field_identity(frame)
         if self.visitor is None:
             self.visitor, self.token = await database_sync_to_async(services.visitor_identify)(
-                site=self.site, token=token, identity=identity
+                site=self.site, token=token, identity=identity, pages=_field_pages(frame)
             )
             await self.join(visitor_group(self.visitor.pk))
         await self.send_json(await database_sync_to_async(_welcome)(self.site, self.visitor, self.token))
@@ -134,3 +143,15 @@ class VisitorConsumer(ProtocolConsumer):
         visitor = self.require_visitor()
         conversation_id = field_int(frame, "conversation_id", minimum=1)
         await database_sync_to_async(services.conversation_typing)(conversation_id=conversation_id, by=visitor)
+
+    async def page_view(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        url = field_str(frame, "url", max_length=500) or ""
+        if not url.startswith(("http://", "https://")):
+            raise ChatError(ErrorCode.INVALID_FIELD, "'url' must be an http or https address.")
+        page = {
+            "url": url,
+            "title": field_str(frame, "title", max_length=200, required=False) or "",
+            "at": timezone.now().isoformat(),
+        }
+        self.visitor = await database_sync_to_async(services.visitor_pages_record)(visitor=visitor, pages=[page])

@@ -14,7 +14,14 @@ from .conversations import (
     conversation_transfer,
 )
 from .messages import conversation_typing, message_post
-from .visitors import Identity, conversation_start, identity_signature, token_hash, visitor_identify
+from .visitors import (
+    Identity,
+    conversation_start,
+    identity_signature,
+    token_hash,
+    visitor_identify,
+    visitor_pages_record,
+)
 
 __all__ = [
     "Identity",
@@ -29,4 +36,5 @@ __all__ = [
     "queue_dispatch",
     "token_hash",
     "visitor_identify",
+    "visitor_pages_record",
 ]

@@ -34,7 +34,16 @@ def identity_signature(*, site: Site, external_id: str) -> str:
     return hmac.new(site.identity_secret.encode(), external_id.encode(), hashlib.sha256).hexdigest()
 
 
-def visitor_identify(*, site: Site, token: str | None, identity: Identity | None = None) -> tuple[Visitor, str]:
+def visitor_identify(
+    *, site: Site, token: str | None, identity: Identity | None = None, pages: list[object] | None = None
+) -> tuple[Visitor, str]:
+    visitor, token = _visitor_identify(site=site, token=token, identity=identity)
+    if pages:
+        visitor = visitor_pages_record(visitor=visitor, pages=pages)
+    return visitor, token
+
+
+def _visitor_identify(*, site: Site, token: str | None, identity: Identity | None) -> tuple[Visitor, str]:
     """The visitor holding `token` on this site, or a new one with a new token.
 
     With a correctly signed `identity` it is the site's customer instead, the same on
@@ -89,3 +98,34 @@ def conversation_start(*, visitor: Visitor, topic_slug: str | None) -> Conversat
         conversation = Conversation.objects.create(site_id=visitor.site_id, visitor=visitor, topic=topic)
     # The queue learns of it with the first message, so agents never see empty chats.
     return conversations_with_people().get(pk=conversation.pk)
+
+
+RECENT_PAGES_KEPT = 20
+
+
+def _clean_page(page: object) -> dict[str, str] | None:
+    if not isinstance(page, dict):
+        return None
+    url, title, at = page.get("url"), page.get("title", ""), page.get("at", "")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return None
+    return {
+        "url": url[:500],
+        "title": title[:200] if isinstance(title, str) else "",
+        "at": at[:40] if isinstance(at, str) else "",
+    }
+
+
+def visitor_pages_record(*, visitor: Visitor, pages: list[object]) -> Visitor:
+    """Keep the pages the widget reports (at hello, then as the visitor browses), so the
+    agent sees where the question came from. Malformed entries are dropped."""
+    cleaned = [page for page in map(_clean_page, pages) if page is not None]
+    if not cleaned:
+        return visitor
+    with transaction.atomic():
+        locked = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        known = {(page["url"], page["at"]) for page in locked.recent_pages}
+        fresh = [page for page in cleaned if (page["url"], page["at"]) not in known]
+        locked.recent_pages = (locked.recent_pages + fresh)[-RECENT_PAGES_KEPT:]
+        locked.save(update_fields=["recent_pages"])
+    return locked

@@ -16,13 +16,17 @@ TIMEOUT = 5
 
 
 async def open_visitor(
-    site: Site, token: str | None = None, origin: str = ORIGIN, identity: dict | None = None
+    site: Site,
+    token: str | None = None,
+    origin: str = ORIGIN,
+    identity: dict | None = None,
+    pages: list | None = None,
 ) -> tuple[WebsocketCommunicator, dict]:
     """A visitor socket after hello; returns it with the welcome frame."""
     socket = WebsocketCommunicator(application, f"/ws/visitor/{site.key}/", headers=[(b"origin", origin.encode())])
     connected, _ = await socket.connect()
     assert connected
-    await socket.send_json_to({"type": "hello", "token": token, "identity": identity})
+    await socket.send_json_to({"type": "hello", "token": token, "identity": identity, "pages": pages or []})
     welcome = await socket.receive_json_from(TIMEOUT)
     assert welcome["type"] == "welcome"
     return socket, welcome
