@@ -30,6 +30,11 @@ class Site(models.Model):
         help_text="Signs logged-in customers: the site's server sends HMAC-SHA256(secret, customer id) "
         "with the id, so nobody can claim to be a customer (docs/protocol.md, hello).",
     )
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="For business hours, e.g. Europe/Oslo.")
+    invitation_delay_seconds = models.PositiveIntegerField(
+        default=30, help_text="R1: seconds of browsing before the widget may invite; 0 never invites."
+    )
+    invitation_message = models.CharField(max_length=200, default="Questions? We're here to help.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -38,6 +43,90 @@ class Site(models.Model):
     def origin_allowed(self, origin: str) -> bool:
         allowed = {line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines()}
         return origin.rstrip("/").lower() in allowed
+
+
+class OpeningHours(models.Model):
+    """When agents answer (R3); a site with no rows is open around the clock."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [models.CheckConstraint(condition=Q(closes__gt=models.F("opens")), name="hours_close_after_open")]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class Holiday(models.Model):
+    """A day the site is closed whatever its hours say."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["site", "date"], name="holiday_unique_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class Trigger(models.Model):
+    """A proactive message on matching pages (R2), shown at most once per visitor per window."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="triggers")
+    name = models.CharField(max_length=100)
+    url_pattern = models.CharField(
+        max_length=300, help_text="Path with * wildcards, e.g. /products/*. Matched against the page's path."
+    )
+    delay_seconds = models.PositiveIntegerField(default=20, help_text="Seconds on the page before it shows.")
+    message = models.CharField(max_length=300)
+    active_from = models.TimeField(null=True, blank=True, help_text="Site time; empty: all day.")
+    active_until = models.TimeField(null=True, blank=True)
+    frequency_cap_hours = models.PositiveIntegerField(
+        default=24, help_text="A visitor sees it at most once in this many hours, whichever page matches."
+    )
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriggerFiring(models.Model):
+    """One showing of a trigger to one browser, and what the visitor did with it."""
+
+    class Outcome(models.TextChoices):
+        SHOWN = "shown", "Shown"
+        OPENED = "opened", "Opened"
+        REPLIED = "replied", "Replied"
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="firings")
+    # The widget's random browser id (localStorage): visitors without a chat have no row yet.
+    browser_id = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SHOWN)
+    page_url = models.CharField(max_length=500, blank=True)
+    shown_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["trigger", "browser_id", "shown_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} {self.outcome} {self.shown_at:%Y-%m-%d %H:%M}"
 
 
 class Topic(models.Model):
@@ -109,6 +198,12 @@ class Conversation(models.Model):
     # The last one the visitor may see: private notes take numbers the visitor never gets.
     last_public_seq = models.PositiveIntegerField(default=0)
     needs_follow_up = models.BooleanField(default=False, help_text="R16: the answer is owed later, by email.")
+    # Left while nobody was there to answer (R3): "leave a message".
+    is_offline_message = models.BooleanField(default=False)
+    transcript_requested = models.BooleanField(default=False, help_text="R18: email the transcript when it ends.")
+    rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="R19: 1 (bad) to 5 (great).")
+    rating_comment = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
     preview = models.CharField(max_length=140, blank=True, help_text="First words of the latest customer message.")
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -171,3 +266,23 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.conversation_id}.{self.seq} {self.sender}"
+
+
+class ConsentRecord(models.Model):
+    """R4: proof of what a visitor agreed to (or withdrew), in the exact wording shown."""
+
+    class Kind(models.TextChoices):
+        MARKETING = "marketing", "Marketing email"
+
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="consents")
+    email = models.EmailField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    given = models.BooleanField()
+    wording = models.TextField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.kind} {'given' if self.given else 'withdrawn'}"

@@ -51,6 +51,8 @@ def conversation_for_visitor(conversation: Conversation) -> dict[str, Any]:
         "topic": _topic(conversation),
         "agent_name": agent_name(conversation),
         "last_seq": conversation.last_public_seq,
+        "rating": conversation.rating,
+        "transcript_requested": conversation.transcript_requested,
         "created_at": iso(conversation.created_at),
     }
 
@@ -73,6 +75,8 @@ def conversation_for_agent(conversation: Conversation) -> dict[str, Any]:
         "agent": agent,
         "team": {"id": conversation.team.pk, "name": conversation.team.name} if conversation.team else None,
         "needs_follow_up": conversation.needs_follow_up,
+        "is_offline_message": conversation.is_offline_message,
+        "rating": conversation.rating,
         "last_seq": conversation.last_seq,
         "preview": conversation.preview,
         "created_at": iso(conversation.created_at),

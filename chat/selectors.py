@@ -1,10 +1,14 @@
-from django.db.models import QuerySet
+from datetime import datetime, timedelta
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
 
 from agents.models import Agent
 from agents.selectors import agent_team_ids, routed_team_ids, routing_filter_for_agent
 
+from .availability import site_local_now
 from .errors import ChatError, ErrorCode
-from .models import Conversation, Message, Site, Visitor
+from .models import Conversation, Message, Site, Trigger, TriggerFiring, Visitor
 
 SYNC_PAGE_SIZE = 500
 
@@ -94,3 +98,27 @@ def chats_for_agent(*, agent: Agent) -> list[Conversation]:
         .filter(assigned_agent_id=agent.user_id, status=Conversation.Status.ACTIVE)
         .order_by("claimed_at")
     )
+
+
+def triggers_for_browser(*, site: Site, browser_id: str, at: datetime | None = None) -> list[Trigger]:
+    """The site's triggers that may still fire for this browser now (R2): active, within
+    their hours (site time) and not shown to it within their frequency cap."""
+    now = at or timezone.now()
+    local = site_local_now(site, now).time()
+    shown = dict(
+        TriggerFiring.objects.filter(trigger__site=site, browser_id=browser_id)
+        .values("trigger_id")
+        .annotate(last=Max("shown_at"))
+        .values_list("trigger_id", "last")
+    )
+    due = []
+    for trigger in site.triggers.filter(is_active=True).order_by("pk"):
+        if trigger.active_from and local < trigger.active_from:
+            continue
+        if trigger.active_until and local >= trigger.active_until:
+            continue
+        last = shown.get(trigger.pk)
+        if last is not None and last > now - timedelta(hours=trigger.frequency_cap_hours):
+            continue
+        due.append(trigger)
+    return due

@@ -5,4 +5,6 @@ from . import views
 app_name = "chat"
 urlpatterns = [
     path("demo/", views.demo_shop, name="demo_shop"),
+    path("widget/<str:site_key>/config", views.widget_config, name="widget_config"),
+    path("widget/<str:site_key>/firings", views.trigger_firing, name="trigger_firing"),
 ]

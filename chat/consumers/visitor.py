@@ -4,8 +4,9 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from .. import payloads, selectors, services
+from ..availability import site_availability
 from ..errors import ChatError, ErrorCode
-from ..models import Site, Visitor
+from ..models import Conversation, Site, Visitor
 from ..realtime import visitor_group
 from .base import (
     CLIENT_ID_MAX_LENGTH,
@@ -29,6 +30,7 @@ def _welcome(site: Site, visitor: Visitor, token: str) -> dict[str, Any]:
         "token": token,
         "visitor": {"id": str(visitor.public_id), "name": visitor.name, "is_customer": visitor.is_customer},
         "site": {"name": site.name, "topics": selectors.site_topics(site=site)},
+        "availability": site_availability(site).as_dict(),
         "conversation": payloads.conversation_for_visitor(conversation) if conversation else None,
         "server_time": timezone.now().isoformat(),
     }
@@ -70,6 +72,8 @@ class VisitorConsumer(ProtocolConsumer):
             "conversation.end": self.conversation_end,
             "typing": self.typing,
             "page.view": self.page_view,
+            "visitor.contact": self.visitor_contact,
+            "conversation.rate": self.conversation_rate,
         }
 
     async def connect(self) -> None:
@@ -82,6 +86,10 @@ class VisitorConsumer(ProtocolConsumer):
             return
         self.site = site
         await self.accept()
+
+    async def send_conversation(self, conversation: Conversation) -> None:
+        payload = payloads.conversation_for_visitor(conversation)
+        await self.send_json({"type": "conversation.updated", "conversation": payload})
 
     def require_visitor(self) -> Visitor:
         if self.visitor is None:
@@ -101,10 +109,10 @@ class VisitorConsumer(ProtocolConsumer):
     async def conversation_start(self, frame: Frame) -> None:
         visitor = self.require_visitor()
         topic = field_str(frame, "topic", max_length=50, required=False)
-        conversation = await database_sync_to_async(services.conversation_start)(visitor=visitor, topic_slug=topic)
-        await self.send_json(
-            {"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)}
+        conversation = await database_sync_to_async(services.conversation_start)(
+            visitor=visitor, topic_slug=topic, offline=frame.get("offline") is True
         )
+        await self.send_conversation(conversation)
 
     async def message_send(self, frame: Frame) -> None:
         visitor = self.require_visitor()
@@ -135,9 +143,7 @@ class VisitorConsumer(ProtocolConsumer):
         conversation = await database_sync_to_async(services.conversation_end)(
             conversation_id=conversation_id, ended_by=visitor
         )
-        await self.send_json(
-            {"type": "conversation.updated", "conversation": payloads.conversation_for_visitor(conversation)}
-        )
+        await self.send_conversation(conversation)
 
     async def typing(self, frame: Frame) -> None:
         visitor = self.require_visitor()
@@ -155,3 +161,29 @@ class VisitorConsumer(ProtocolConsumer):
             "at": timezone.now().isoformat(),
         }
         self.visitor = await database_sync_to_async(services.visitor_pages_record)(visitor=visitor, pages=[page])
+
+    async def visitor_contact(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        consent = frame.get("marketing_consent", False)
+        if not isinstance(consent, bool):
+            raise ChatError(ErrorCode.INVALID_FIELD, "'marketing_consent' must be true or false.")
+        conversation_id = frame.get("conversation_id")
+        self.visitor = await database_sync_to_async(services.visitor_contact_set)(
+            visitor=visitor,
+            email=field_str(frame, "email", max_length=254) or "",
+            purpose=field_str(frame, "purpose", max_length=20) or "",
+            conversation_id=None if conversation_id is None else field_int(frame, "conversation_id", minimum=1),
+            marketing_consent=consent,
+            consent_wording=field_str(frame, "consent_wording", max_length=1000, required=False) or "",
+        )
+        await self.send_json({"type": "visitor.contact.saved", "email": self.visitor.email})
+
+    async def conversation_rate(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        conversation = await database_sync_to_async(services.conversation_rate)(
+            conversation_id=field_int(frame, "conversation_id", minimum=1),
+            visitor=visitor,
+            rating=field_int(frame, "rating", minimum=1),
+            comment=field_str(frame, "comment", max_length=2000, required=False) or "",
+        )
+        await self.send_conversation(conversation)

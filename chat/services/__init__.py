@@ -14,11 +14,14 @@ from .conversations import (
     conversation_transfer,
 )
 from .messages import conversation_typing, message_post
+from .triggers import trigger_firing_record
 from .visitors import (
     Identity,
+    conversation_rate,
     conversation_start,
     identity_signature,
     token_hash,
+    visitor_contact_set,
     visitor_identify,
     visitor_pages_record,
 )
@@ -28,6 +31,7 @@ __all__ = [
     "conversation_claim",
     "conversation_end",
     "conversation_follow_up",
+    "conversation_rate",
     "conversation_start",
     "conversation_transfer",
     "conversation_typing",
@@ -35,6 +39,8 @@ __all__ = [
     "message_post",
     "queue_dispatch",
     "token_hash",
+    "trigger_firing_record",
+    "visitor_contact_set",
     "visitor_identify",
     "visitor_pages_record",
 ]

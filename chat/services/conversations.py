@@ -10,7 +10,8 @@ from ..selectors import agent_can_see
 from .assignment import dispatch_on_commit
 from .audiences import announce_conversation
 from .locking import lock_agent, lock_conversation, open_chat_count
-from .messages import message_insert
+from .timeline import message_insert
+from .waiting import queue_positions_announce
 
 FOLLOW_UP_ASK = (
     "I don't have the answer yet, and I'd rather find out than guess. If you leave your "
@@ -55,6 +56,7 @@ def conversation_claim(*, conversation_id: int, agent: Agent) -> Conversation:
         _assign(conversation, agent)
         message_insert(conversation, sender=Message.Sender.SYSTEM, body=f"{agent.display_name} joined the chat.")
         announce_conversation(conversation)
+        queue_positions_announce(site_id=conversation.site_id)
     return conversation
 
 
@@ -71,6 +73,8 @@ def conversation_end(*, conversation_id: int, ended_by: Visitor | Agent) -> Conv
             who = ended_by.display_name
         if conversation.status == Conversation.Status.ENDED:
             return conversation
+        if conversation.status == Conversation.Status.QUEUED:
+            queue_positions_announce(site_id=conversation.site_id)
         conversation.status = Conversation.Status.ENDED
         conversation.ended_at = timezone.now()
         conversation.waiting_since = None
@@ -139,6 +143,7 @@ def conversation_transfer(
             conversation.team = team
             conversation.save(update_fields=["status", "assigned_agent", "claimed_at", "team"])
             destination = f"the {team.name} team"
+            queue_positions_announce(site_id=conversation.site_id)
             told = f"{agent.display_name} passed your chat to our {team.name} team; someone will be with you shortly."
         message_insert(
             conversation, sender=Message.Sender.NOTE, author=agent, body=f"Transferred to {destination}: {reason}"

@@ -4,11 +4,16 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from ..errors import ChatError, ErrorCode
-from ..models import Conversation, Site, Topic, Visitor
-from ..selectors import conversation_open_for_visitor, conversations_with_people
+from ..models import ConsentRecord, Conversation, Site, Topic, Visitor
+from ..selectors import conversation_for_visitor, conversation_open_for_visitor, conversations_with_people
+
+CONTACT_PURPOSES = {"transcript", "follow_up", "offline"}
 
 
 def token_hash(token: str) -> str:
@@ -82,8 +87,10 @@ def _customer_identify(
     return customer, token
 
 
-def conversation_start(*, visitor: Visitor, topic_slug: str | None) -> Conversation:
-    """Open a conversation, or return the visitor's open one (a second tab, a double click)."""
+def conversation_start(*, visitor: Visitor, topic_slug: str | None, offline: bool = False) -> Conversation:
+    """Open a conversation, or return the visitor's open one (a second tab, a double click).
+
+    `offline`: a message left while nobody can answer live (R3); it queues like any chat."""
     topic = None
     if topic_slug:
         topic = Topic.objects.filter(site_id=visitor.site_id, slug=topic_slug).first()
@@ -95,7 +102,9 @@ def conversation_start(*, visitor: Visitor, topic_slug: str | None) -> Conversat
         existing = conversation_open_for_visitor(visitor=visitor)
         if existing is not None:
             return existing
-        conversation = Conversation.objects.create(site_id=visitor.site_id, visitor=visitor, topic=topic)
+        conversation = Conversation.objects.create(
+            site_id=visitor.site_id, visitor=visitor, topic=topic, is_offline_message=offline
+        )
     # The queue learns of it with the first message, so agents never see empty chats.
     return conversations_with_people().get(pk=conversation.pk)
 
@@ -129,3 +138,61 @@ def visitor_pages_record(*, visitor: Visitor, pages: list[object]) -> Visitor:
         locked.recent_pages = (locked.recent_pages + fresh)[-RECENT_PAGES_KEPT:]
         locked.save(update_fields=["recent_pages"])
     return locked
+
+
+def visitor_contact_set(
+    *,
+    visitor: Visitor,
+    email: str,
+    purpose: str,
+    conversation_id: int | None = None,
+    marketing_consent: bool = False,
+    consent_wording: str = "",
+) -> Visitor:
+    """R4: the email a visitor chose to give, for a transcript, a follow-up answer or an
+    offline message, never for marketing unless the separate box was ticked. Every
+    change of marketing consent is logged with its time and the exact wording shown."""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ChatError(ErrorCode.INVALID_FIELD, "That email address does not look right.") from None
+    if purpose not in CONTACT_PURPOSES:
+        raise ChatError(ErrorCode.INVALID_FIELD, f"'purpose' must be one of {', '.join(sorted(CONTACT_PURPOSES))}.")
+    if marketing_consent and not consent_wording.strip():
+        raise ChatError(ErrorCode.INVALID_FIELD, "Consent needs the exact wording the visitor agreed to.")
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        visitor.email = email
+        visitor.save(update_fields=["email"])
+        if conversation_id is not None:
+            conversation = conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
+            if purpose == "transcript":
+                Conversation.objects.filter(pk=conversation.pk).update(transcript_requested=True)
+        last = visitor.consents.filter(kind=ConsentRecord.Kind.MARKETING).order_by("-recorded_at").first()
+        if marketing_consent or (last is not None and last.given):
+            ConsentRecord.objects.create(
+                visitor=visitor,
+                email=email,
+                kind=ConsentRecord.Kind.MARKETING,
+                given=marketing_consent,
+                wording=consent_wording.strip() or (last.wording if last else ""),
+            )
+    return visitor
+
+
+def conversation_rate(*, conversation_id: int, visitor: Visitor, rating: int, comment: str = "") -> Conversation:
+    """R19: the visitor's 1-5 rating of its chat, with an optional comment; a later rating
+    replaces an earlier one."""
+    if not 1 <= rating <= 5:
+        raise ChatError(ErrorCode.INVALID_FIELD, "'rating' must be 1 to 5.")
+    if len(comment) > 2000:
+        raise ChatError(ErrorCode.INVALID_FIELD, "The comment can be at most 2000 characters.")
+    with transaction.atomic():
+        conversation = conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
+        if conversation.assigned_agent_id is None:
+            raise ChatError(ErrorCode.INVALID_FIELD, "A chat can be rated once an agent has answered.")
+        conversation.rating = rating
+        conversation.rating_comment = comment.strip()
+        conversation.rated_at = timezone.now()
+        conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+    return conversation

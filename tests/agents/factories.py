@@ -4,6 +4,7 @@ import itertools
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from agents.models import Agent, CannedResponse, ComposerTerm, Team
 from chat.models import Site
@@ -24,14 +25,26 @@ def make_team(*, name: str | None = None, topics=(), is_default: bool = False) -
 
 
 def make_agent(
-    *, teams=(), name: str | None = None, supervisor: bool = False, password: str = "pw", max_chats: int = 3
+    *,
+    teams=(),
+    name: str | None = None,
+    supervisor: bool = False,
+    password: str = "pw",
+    max_chats: int = 3,
+    online: bool = True,
 ) -> Agent:
+    """An agent at work: online and just seen, unless `online=False`."""
     number = next(_numbers)
     user = get_user_model().objects.create(
         username=f"agent{number}@example.com", email=f"agent{number}@example.com", password=_hashed(password)
     )
     agent = Agent.objects.create(
-        user=user, display_name=name or f"Agent {number}", is_supervisor=supervisor, max_chats=max_chats
+        user=user,
+        display_name=name or f"Agent {number}",
+        is_supervisor=supervisor,
+        max_chats=max_chats,
+        status=Agent.Status.ONLINE if online else Agent.Status.OFFLINE,
+        last_seen_at=timezone.now() if online else None,
     )
     agent.teams.set(teams)
     return agent

@@ -1,0 +1,81 @@
+"""Appending to a conversation's timeline: the one place sequence numbers are handed out."""
+
+from django.utils import timezone
+
+from agents.models import Agent
+
+from .. import payloads
+from ..models import Conversation, Message
+from ..realtime import send_on_commit, visitor_group
+from .audiences import agent_audience, queue_groups
+
+PREVIEW_LENGTH = 140
+
+
+def message_insert(
+    conversation: Conversation,
+    *,
+    sender: Message.Sender,
+    body: str,
+    author: Agent | None = None,
+    client_id: str | None = None,
+    **extra: object,
+) -> Message:
+    """Store a message with the next sequence number and tell who may see it.
+
+    The caller holds the conversation's row lock. Private notes take a sequence number
+    too, but the visitor never gets them: `last_public_seq` and `prev_seq` let the
+    visitor's client tell a hidden note from a lost message.
+    """
+    now = timezone.now()
+    conversation.last_seq += 1
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=sender,
+        author=author.user if author else None,
+        body=body,
+        client_id=client_id,
+        created_at=now,
+        **extra,
+    )
+    changed = ["last_seq"]
+    if sender == Message.Sender.VISITOR:
+        conversation.preview = body[:PREVIEW_LENGTH]
+        changed.append("preview")
+        if conversation.waiting_since is None:
+            conversation.waiting_since = now
+            changed.append("waiting_since")
+    elif sender == Message.Sender.AGENT:
+        conversation.waiting_since = None
+        changed.append("waiting_since")
+        if conversation.first_response_at is None:
+            conversation.first_response_at = now
+            changed.append("first_response_at")
+    prev_public_seq = conversation.last_public_seq
+    if sender != Message.Sender.NOTE:
+        conversation.last_public_seq = message.seq
+        changed.append("last_public_seq")
+    conversation.save(update_fields=changed)
+
+    if sender != Message.Sender.NOTE:
+        send_on_commit(
+            [visitor_group(conversation.visitor_id)],
+            {"type": "message.new", "message": payloads.message_payload(message, prev_seq=prev_public_seq)},
+        )
+    if conversation.status == Conversation.Status.QUEUED and sender == Message.Sender.VISITOR:
+        # The queue shows the latest words and the timer; agents previewing sync on last_seq.
+        send_on_commit(
+            queue_groups(conversation),
+            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)},
+        )
+    else:
+        send_on_commit(
+            agent_audience(conversation),
+            {
+                "type": "message.new",
+                "message": payloads.message_payload(message),
+                "conversation": payloads.conversation_for_agent(conversation),
+            },
+        )
+    return message

@@ -1,0 +1,63 @@
+"""R6: a visitor waiting for an agent is told at once, and kept up to date."""
+
+from django.db import transaction
+
+from ..availability import estimated_wait_seconds, queue_positions, site_availability, typical_wait
+from ..models import Conversation, Message, Site
+from ..realtime import send_on_commit, visitor_group
+from .timeline import message_insert
+
+
+def _minutes(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    return f" (about {minutes} minute{'s' if minutes != 1 else ''})"
+
+
+def queue_greeting(conversation: Conversation) -> None:
+    """After the first message of a chat nobody can take now, say it arrived and what comes
+    next; the caller holds the conversation's lock."""
+    site = conversation.site
+    availability = site_availability(site)
+    if availability.state == "online":
+        return
+    if availability.state == "busy":
+        position = queue_positions(site).get(conversation.pk, 1)
+        wait = _minutes(estimated_wait_seconds(position, typical_wait(site)))
+        body = (
+            f"Thanks, your message has arrived. All our agents are busy; you are number {position} "
+            f"in the queue{wait}. Stay on this page or come back later: the answer will be here."
+        )
+    else:
+        body = (
+            "Thanks, your message has arrived. Nobody can answer live right now; leave your email "
+            "and we'll answer by email. The answer will also be here when you come back."
+        )
+    message_insert(conversation, sender=Message.Sender.SYSTEM, body=body)
+
+
+def queue_positions_announce(*, site_id: int) -> None:
+    """Once committed, tell every waiting visitor of the site their place and expected wait."""
+    transaction.on_commit(lambda: _send_positions(site_id))
+
+
+def _send_positions(site_id: int) -> None:
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        return
+    positions = queue_positions(site)
+    if not positions:
+        return
+    typical = typical_wait(site)
+    visitors = dict(Conversation.objects.filter(pk__in=positions).values_list("pk", "visitor_id"))
+    for conversation_id, position in positions.items():
+        send_on_commit(
+            [visitor_group(visitors[conversation_id])],
+            {
+                "type": "queue.position",
+                "conversation_id": conversation_id,
+                "position": position,
+                "estimated_wait_seconds": estimated_wait_seconds(position, typical),
+            },
+        )
