@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import Conversation, Message, Site, Topic, Visitor
+from .models import (
+    ConsentRecord,
+    Conversation,
+    Holiday,
+    Message,
+    OpeningHours,
+    Site,
+    Topic,
+    Trigger,
+    TriggerFiring,
+    Visitor,
+)
 
 
 class TopicInline(admin.TabularInline):
@@ -9,11 +20,53 @@ class TopicInline(admin.TabularInline):
     prepopulated_fields = {"slug": ("name",)}
 
 
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+
+
+class HolidayInline(admin.TabularInline):
+    model = Holiday
+    extra = 0
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "key", "created_at"]
+    list_display = ["name", "key", "time_zone", "invitation_delay_seconds", "created_at"]
     readonly_fields = ["key", "identity_secret"]
-    inlines = [TopicInline]
+    inlines = [TopicInline, OpeningHoursInline, HolidayInline]
+
+
+@admin.register(Trigger)
+class TriggerAdmin(admin.ModelAdmin):
+    list_display = ["name", "site", "url_pattern", "delay_seconds", "frequency_cap_hours", "is_active"]
+    list_filter = ["site", "is_active"]
+
+
+@admin.register(TriggerFiring)
+class TriggerFiringAdmin(admin.ModelAdmin):
+    list_display = ["trigger", "outcome", "page_url", "shown_at"]
+    list_filter = ["trigger", "outcome"]
+    readonly_fields = ["trigger", "browser_id", "outcome", "page_url", "shown_at"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    """Proof of consent (R4): read-only, never edited after the fact."""
+
+    list_display = ["email", "kind", "given", "recorded_at"]
+    list_filter = ["kind", "given"]
+    search_fields = ["email"]
+    readonly_fields = ["visitor", "email", "kind", "given", "wording", "recorded_at"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(Visitor)
@@ -41,12 +94,15 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["pk", "visitor", "topic", "status", "assigned_agent", "created_at", "first_response_at", "ended_at"]
-    list_filter = ["status", "site", "topic"]
+    list_display = [
+        "pk", "visitor", "topic", "status", "assigned_agent", "created_at", "first_response_at", "ended_at", "rating",
+    ]  # fmt: skip
+    list_filter = ["status", "site", "topic", "needs_follow_up", "is_offline_message", "rating"]
     list_select_related = ["visitor", "topic", "assigned_agent"]
     readonly_fields = [
         "site", "visitor", "topic", "status", "assigned_agent", "last_seq", "preview",
-        "created_at", "claimed_at", "first_response_at", "ended_at", "waiting_since",
+        "created_at", "claimed_at", "first_response_at", "ended_at", "waiting_since", "team", "last_public_seq",
+        "needs_follow_up", "is_offline_message", "transcript_requested", "rating", "rating_comment", "rated_at",
     ]  # fmt: skip
     inlines = [MessageInline]
 
