@@ -7,7 +7,9 @@ from django.utils import timezone
 from .models import Agent, Team
 
 # An agent none of whose console sockets has been heard from for this long is offline.
-PRESENCE_GRACE = timedelta(seconds=60)
+# Long enough for a console in a background tab, whose timers Chrome may run only once a
+# minute; short enough that a chat is not routed to someone gone for good.
+PRESENCE_GRACE = timedelta(seconds=150)
 
 
 def agent_for_user(user: AbstractBaseUser | AnonymousUser) -> Agent | None:

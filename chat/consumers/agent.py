@@ -7,7 +7,7 @@ from agents import canned, composer
 from agents import services as agent_services
 from agents.models import Agent
 from agents.payloads import agent_payload, canned_payload
-from agents.selectors import PRESENCE_GRACE, agent_for_user, agent_team_ids, transfer_targets
+from agents.selectors import agent_for_user, agent_team_ids, transfer_targets
 
 from .. import payloads, selectors, services
 from ..errors import ChatError, ErrorCode
@@ -23,8 +23,8 @@ from .base import (
     sync_answer,
 )
 
-# Well inside the presence grace period, so one late ping never makes an agent offline.
-HEARTBEAT_SECONDS = int(PRESENCE_GRACE.total_seconds() * 0.4)
+# Several pings fit in the presence grace period, so late ones never make an agent offline.
+HEARTBEAT_SECONDS = 25
 CHOOSABLE_STATUSES = {Agent.Status.ONLINE, Agent.Status.AWAY}
 
 

@@ -155,7 +155,7 @@ def test_transfer_refusals(desk):
 def test_presence_grace_period_makes_silent_agents_offline(desk):
     present(desk.agent)
     Agent.objects.filter(pk=desk.other_agent.pk).update(
-        status="online", last_seen_at=timezone.now() - timedelta(minutes=2)
+        status="online", last_seen_at=timezone.now() - timedelta(minutes=3)
     )
 
     assert list(agents_available().values_list("pk", flat=True)) == [desk.agent.pk]
