@@ -74,6 +74,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
 .hd-msg--system{align-self:center;max-width:90%;color:#6b7280;font-size:12.5px;text-align:center;padding:2px 8px}
 .hd-author{font-size:12px;font-weight:600;color:#4b5563}
 .hd-msg--pending{opacity:.7}.hd-meta{display:block;font-size:11px;text-align:right}
+.hd-typing{padding:4px 16px 6px;background:#f9fafb;color:#6b7280;font-size:12.5px;font-style:italic}
 .hd-foot{border-top:1px solid #e5e7eb;padding:10px 12px}
 .hd-topic{display:grid;gap:4px;margin-bottom:8px;font-size:12.5px;color:#4b5563}
 .hd-topic select{padding:6px 8px;border:1px solid #d1d5db;border-radius:8px;background:#fff}
@@ -86,7 +87,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
 @media (max-width:480px){.hd-panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0}
 .hd-bubble{right:14px;bottom:14px}.hd-form textarea{font-size:16px}}`;
 
-  let root, bubble, badge, unreadText, panel, title, status, endBtn, confirmBar, list, intro, topicRow, topicSel,
+  let root, bubble, badge, unreadText, panel, title, status, endBtn, confirmBar, list, intro, typingEl, topicRow, topicSel,
     errorBox, form, ta, counter, newBtn;
 
   function build() {
@@ -116,6 +117,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     list = h("div", "hd-messages", null, { role: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: "0" });
     intro = h("p", "hd-intro", "Ask us anything \u2014 no sign-up needed. We'll reply right here.");
     list.append(intro);
+    typingEl = h("div", "hd-typing", null, { "aria-live": "polite" });
 
     const foot = h("div", "hd-foot");
     topicRow = h("label", "hd-topic", "What is it about? (optional)");
@@ -131,8 +133,8 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     counter = h("div", "hd-counter");
     newBtn = button("hd-new", "Start a new chat");
     foot.append(topicRow, errorBox, form, counter, newBtn);
-    panel.append(head, confirmBar, list, foot);
-    badge.hidden = panel.hidden = confirmBar.hidden = errorBox.hidden = true;
+    panel.append(head, confirmBar, list, typingEl, foot);
+    badge.hidden = panel.hidden = confirmBar.hidden = errorBox.hidden = typingEl.hidden = true;
 
     const wrap = h("div", "hd");
     wrap.append(bubble, unreadText, panel);
@@ -154,7 +156,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     ta.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
     });
-    ta.addEventListener("input", () => { save("draft", ta.value || null); showError(""); composerChanged(); });
+    ta.addEventListener("input", () => { save("draft", ta.value || null); showError(""); composerChanged(); signalTyping(); });
     ta.value = load("draft") || "";
     composerChanged();
     pending().forEach(addPendingEl);
@@ -176,8 +178,26 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
 
   const showError = (text) => { errorBox.textContent = text; errorBox.hidden = !text; };
 
-  /* ---- messages: stored ones in seq order (once per seq), then the pending ones ---- */
-  let shown = new Set(), lastSeq = 0, maxSeq = 0; // every seq up to lastSeq is shown
+  /* ---- typing, both ways: at most one frame per 3 s; "NAME is typing…" for 5 s ---- */
+  let typingSentAt = 0, typingTimer = null;
+
+  function signalTyping() {
+    if (!ta.value.trim() || !conv || conv.status !== "active" || Date.now() - typingSentAt < 3000) return;
+    if (send({ type: "typing", conversation_id: conv.id })) typingSentAt = Date.now();
+  }
+
+  function showTyping(name) {
+    clearTimeout(typingTimer);
+    typingEl.textContent = name ? `${name} is typing\u2026` : "";
+    typingEl.hidden = !name;
+    if (name) typingTimer = setTimeout(showTyping, 5000);
+  }
+
+  /* ---- messages: stored ones in seq order (once per seq), then the pending ones ----
+   * lastSeq: the widget has every message up to it that this visitor may see. Agents' private
+   * notes take seq numbers a visitor never gets, so a gap shows as a message whose prev_seq
+   * (the seq of the visible message before it) is above lastSeq, not as a jump in seq. */
+  let shown = new Set(), lastSeq = 0, maxSeq = 0;
 
   function linkify(el, text) {
     const re = /\bhttps?:\/\/[^\s<>"]*[^\s<>".,;:!?)\]}']/g;
@@ -212,7 +232,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     place(el, seq);
     shown.add(seq);
     maxSeq = Math.max(maxSeq, seq);
-    while (shown.has(lastSeq + 1)) lastSeq++;
+    while (shown.has(lastSeq + 1)) lastSeq++; // consecutive seqs leave no room for a gap
     intro.hidden = true;
     unread();
   }
@@ -242,6 +262,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     list.querySelectorAll(".hd-msg:not(.hd-msg--pending)").forEach((el) => el.remove());
     shown = new Set(); lastSeq = maxSeq = 0;
     intro.hidden = !!list.querySelector(".hd-msg");
+    showTyping(null);
   }
 
   // Unread: agent and system messages above the highest seq seen with the panel open.
@@ -394,15 +415,23 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
         flush();
         return;
       }
+      if (m.conversation_id !== conv.id) return;
+      const prev = m.prev_seq ?? m.seq - 1; // a server without prev_seq numbers visible messages only
+      if (m.sender === "agent") showTyping(null);
       addMessage(m);
-      if (maxSeq > lastSeq) requestSync(); // a gap: an event was lost
+      if (prev <= lastSeq) lastSeq = Math.max(lastSeq, m.seq);
+      else requestSync(); // a gap: an event was lost
     },
     "sync.result"(f) {
       syncing = false;
       if (!conv || f.conversation.id !== conv.id) return;
       f.messages.forEach(addMessage);
+      // Complete up to the last message received; once the answer is whole, up to the last seq
+      // this visitor may see (a private note can be the conversation's latest message).
+      for (const m of f.messages) lastSeq = Math.max(lastSeq, m.seq);
+      if (!f.has_more) lastSeq = Math.max(lastSeq, f.conversation.last_seq || 0);
       setConv(f.conversation);
-      if (f.has_more || resync || (maxSeq > lastSeq && f.messages.length)) { resync = false; requestSync(); }
+      if (f.has_more || resync) { resync = false; requestSync(); }
     },
     "message.ack"(f) {
       const el = pendingEl(f.client_id);
@@ -412,11 +441,14 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
       if (!conv || f.conversation_id !== conv.id || shown.has(f.seq)) { el.remove(); return; }
       el.classList.remove("hd-msg--pending");
       el.querySelector(".hd-meta").remove();
-      markShown(el, f.seq);
-      if (maxSeq > lastSeq) requestSync();
+      markShown(el, f.seq); // lastSeq moves on with its message.new, which says what came before it
+    },
+    typing(f) {
+      if (conv && f.conversation_id === conv.id && f.sender !== "visitor" && isLive()) showTyping(f.name || "Agent");
     },
     error(f) {
       const ref = f.ref, p = pending().find((x) => x.client_id === ref);
+      if (ref === "typing") return; // a lost typing signal changes nothing
       if (f.code === "rate_limited") {
         if (p) { sentNow.delete(ref); return later(flush, f.retry_after); }
         if (ref === "sync") { syncing = false; return later(requestSync, f.retry_after); }
@@ -455,6 +487,7 @@ button,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     if (body.length > MAX) return showError(`A message can be at most ${MAX} characters.`);
     const p = { client_id: uuid(), conversation_id: isLive() ? conv.id : null, body, topic: topicSel.value || null };
     setPending([...pending(), p]);
+    typingSentAt = 0; // the agent's "is typing" ends with this message: the next keystroke signals afresh
     ta.value = "";
     save("draft", null);
     composerChanged();

@@ -1,47 +1,17 @@
 """A visitor and an agent chat in real browsers, through a real Daphne server.
 
-Headless Chromium (Playwright's sync API) drives two browser contexts: the visitor on
-the demo shop with the widget, and the agent in the console. The server is the real
-ASGI stack, `daphne config.asgi:application`, in a subprocess: pytest-django's
-`live_server` is WSGI-only and has no WebSockets.
-
-Where the server gets its data. The Daphne process cannot see pytest-django's test
-database in the embedded mode: for SQLite that is an in-memory database (Django names
-it `file:memorydb_default?mode=memory&cache=shared`), private to the pytest process,
-and `ChannelsLiveServerTestCase` refuses to run on one for that reason. So this test
-brings its own database and uses it only through subprocesses started with the
-server's environment, the same way in both modes:
-
-1. a fresh database: a file under pytest's tmp_path (SQLITE_PATH) in the embedded
-   mode, or `<name>_browser_<random>` created next to DATABASE_URL's when PostgreSQL
-   is configured;
-2. `manage.py migrate` into it;
-3. Daphne on a free port (tests/realstack/servers.py starts, waits for and stops it);
-4. `seed()` below, run as `python -c`, creates the site, topic, team and agent with the
-   usual factories, once the port (hence the site's allowed origin) is known.
-
-Nothing depends on pytest-django's database or on which tests ran before. When
-REDIS_URL is set the server uses Redis under a channel prefix of its own, removed at
-the end; the PostgreSQL database is dropped. The server runs with DJANGO_DEBUG=1 so
-WhiteNoise serves the widget and console scripts from the source folders without
-collectstatic. Its output is printed at teardown, which pytest shows when the test fails.
+Headless Chromium drives two browser contexts: the visitor on the demo shop with the
+widget, and the agent in the console. The server, its own database and the browser
+come from the fixtures in tests/browser/conftest.py; `seed()` below is this scenario's
+data, created in the server's database once its port is known.
 """
 
-import json
-import os
 import re
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Expect, Page, sync_playwright
+from playwright.sync_api import Browser, Expect, Page
 
-from tests.servers import PROJECT_ROOT, daphne_nodes, delete_redis_keys
+from tests.browser.conftest import ChatServer
 
 pytestmark = pytest.mark.browser
 
@@ -51,15 +21,6 @@ TOPIC_SLUG = "returns"
 TOPIC_NAME = "Returns"
 QUESTION = "Hello, the jacket I ordered is too small. Can I exchange it?"
 REPLY = "Hi! Yes, of course. Which size would you like instead?"
-SUBPROCESS_TIMEOUT = 120
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Generous, for a loaded CI machine; a module-local `expect` leaves Playwright's global alone.
 TIMEOUT_MS = 20_000
@@ -67,12 +28,8 @@ expect = Expect()
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-def seed(origin: str) -> None:
+def seed(origin: str) -> dict[str, str]:
     """Create the scenario's data; runs in a subprocess with the server's environment."""
-    import django
-
-    django.setup()
-
     from chat.models import Site
     from tests.agents.factories import make_agent, make_team
     from tests.chat.factories import make_topic
@@ -82,97 +39,7 @@ def seed(origin: str) -> None:
     topic = make_topic(site=site, slug=TOPIC_SLUG)
     team = make_team(topics=[topic], is_default=True)
     agent = make_agent(teams=[team], name=AGENT_NAME, password=AGENT_PASSWORD)
-    print(json.dumps({"agent_email": agent.user.email}))
-
-
-# --- The server ---------------------------------------------------------------------------
-
-
-@dataclass
-class ChatServer:
-    url: str
-    agent_email: str
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=SUBPROCESS_TIMEOUT,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def _postgres_admin_url(database_url: str) -> str:
-    """The same server, connected to its maintenance database (the configured one may not exist)."""
-    return urlsplit(database_url)._replace(path="/postgres").geturl()
-
-
-@pytest.fixture
-def browser_database(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment variables pointing a Django process at a fresh, empty database."""
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url:
-        yield {"SQLITE_PATH": str(tmp_path / "browser.sqlite3")}
-        return
-
-    import psycopg
-    from psycopg import sql
-
-    name = f"{urlsplit(database_url).path.lstrip('/') or 'helpdesk'}_browser_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_postgres_admin_url(database_url), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield {"DATABASE_URL": urlsplit(database_url)._replace(path=f"/{name}").geturl()}
-    finally:
-        with psycopg.connect(_postgres_admin_url(database_url), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def chat_server(chromium_path: str, browser_database: dict[str, str]) -> Iterator[ChatServer]:
-    """Daphne serving the project on a free port, with the scenario's data in its own database."""
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SQLITE_PATH"}}
-    channel_prefix = f"browser-{uuid.uuid4().hex[:10]}"
-    env.update(browser_database)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "1",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "CHANNEL_PREFIX": channel_prefix,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
-    try:
-        with daphne_nodes(["browser"], env) as [node]:
-            try:
-                output = _run(["-c", f"from {__name__} import seed; seed({node.origin!r})"], env)
-                data = json.loads(output.strip().splitlines()[-1])
-                yield ChatServer(url=node.origin, agent_email=data["agent_email"])
-            finally:
-                print(node.describe())
-    finally:
-        if env.get("REDIS_URL"):
-            delete_redis_keys(env["REDIS_URL"], channel_prefix)
-
-
-@pytest.fixture
-def browser(chromium_path: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return {"agent_email": agent.user.email}
 
 
 def _watch_errors(page: Page, errors: list[str]) -> Page:
