@@ -127,10 +127,13 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # Shared by every ASGI process, so per-IP limits hold across the whole cluster.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -193,6 +196,11 @@ CHAT_FRAME_MAX_BYTES = int(os.environ.get("CHAT_FRAME_MAX_BYTES", 16 * 1024))
 # Token bucket per socket: a burst of CHAT_RATE_BURST frames, refilled at CHAT_RATE_PER_SECOND.
 CHAT_RATE_BURST = int(os.environ.get("CHAT_RATE_BURST", 20))
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", 5))
+# Across all sockets of one IP address, per minute (a flood from many tabs or scripts).
+CHAT_IP_CONVERSATIONS_PER_MINUTE = int(os.environ.get("CHAT_IP_CONVERSATIONS_PER_MINUTE", 10))
+CHAT_IP_MESSAGES_PER_MINUTE = int(os.environ.get("CHAT_IP_MESSAGES_PER_MINUTE", 120))
+# One visitor opening chat after chat.
+CHAT_VISITOR_CONVERSATIONS_PER_MINUTE = int(os.environ.get("CHAT_VISITOR_CONVERSATIONS_PER_MINUTE", 3))
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ missing, and fail instead under REQUIRE_SERVICES=1 (CI), so CI always runs them.
 
 import os
 import shutil
+import uuid
 
 import pytest
 from django.conf import settings
@@ -48,3 +49,11 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 
     for conn in connections.all():
         conn.settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limit_counters(settings) -> None:
+    # The per-IP counters live in the cache; every test starts with its own, empty one.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }

@@ -72,6 +72,7 @@ class AgentConsumer(ProtocolConsumer):
     """The console's socket: `/ws/agent/`, for logged-in users with an agent profile."""
 
     agent: Agent
+    rate_factor = 4
 
     def handlers(self) -> dict[str, Handler]:
         return {

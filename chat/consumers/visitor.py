@@ -1,12 +1,14 @@
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.utils import timezone
 
 from .. import payloads, selectors, services
 from ..availability import site_availability
 from ..errors import ChatError, ErrorCode
 from ..models import Conversation, Site, Visitor
+from ..ratelimit import window_hit
 from ..realtime import visitor_group
 from .base import (
     CLIENT_ID_MAX_LENGTH,
@@ -106,8 +108,20 @@ class VisitorConsumer(ProtocolConsumer):
             await self.join(visitor_group(self.visitor.pk))
         await self.send_json(await database_sync_to_async(_welcome)(self.site, self.visitor, self.token))
 
+    def client_ip(self) -> str:
+        client = self.scope.get("client") or ("unknown", 0)
+        return str(client[0])
+
+    def limit_ip(self, action: str, limit: int) -> None:
+        retry_after = window_hit(f"{action}:{self.client_ip()}", limit=limit)
+        if retry_after:
+            raise ChatError(
+                ErrorCode.RATE_LIMITED, "Too many from your network; wait and resend.", retry_after=retry_after
+            )
+
     async def conversation_start(self, frame: Frame) -> None:
         visitor = self.require_visitor()
+        self.limit_ip("conversation", settings.CHAT_IP_CONVERSATIONS_PER_MINUTE)
         topic = field_str(frame, "topic", max_length=50, required=False)
         conversation = await database_sync_to_async(services.conversation_start)(
             visitor=visitor, topic_slug=topic, offline=frame.get("offline") is True
@@ -116,6 +130,7 @@ class VisitorConsumer(ProtocolConsumer):
 
     async def message_send(self, frame: Frame) -> None:
         visitor = self.require_visitor()
+        self.limit_ip("message", settings.CHAT_IP_MESSAGES_PER_MINUTE)
         conversation_id = field_int(frame, "conversation_id", minimum=1)
         client_id = field_str(frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH)
         body = field_body(frame)

@@ -3,7 +3,9 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -102,6 +104,11 @@ def conversation_start(*, visitor: Visitor, topic_slug: str | None, offline: boo
         existing = conversation_open_for_visitor(visitor=visitor)
         if existing is not None:
             return existing
+        recent = Conversation.objects.filter(visitor=visitor, created_at__gte=timezone.now() - timedelta(minutes=1))
+        if recent.count() >= settings.CHAT_VISITOR_CONVERSATIONS_PER_MINUTE:
+            raise ChatError(
+                ErrorCode.RATE_LIMITED, "You started several chats just now; wait a minute.", retry_after=60
+            )
         conversation = Conversation.objects.create(
             site_id=visitor.site_id, visitor=visitor, topic=topic, is_offline_message=offline
         )

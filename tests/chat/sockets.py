@@ -21,9 +21,11 @@ async def open_visitor(
     origin: str = ORIGIN,
     identity: dict | None = None,
     pages: list | None = None,
+    client_ip: str = "127.0.0.1",
 ) -> tuple[WebsocketCommunicator, dict]:
     """A visitor socket after hello; returns it with the welcome frame."""
     socket = WebsocketCommunicator(application, f"/ws/visitor/{site.key}/", headers=[(b"origin", origin.encode())])
+    socket.scope["client"] = (client_ip, 50000)
     connected, _ = await socket.connect()
     assert connected
     await socket.send_json_to({"type": "hello", "token": token, "identity": identity, "pages": pages or []})
@@ -73,6 +75,8 @@ async def start_and_send(socket: WebsocketCommunicator, body: str, client_id: st
     """Start (or reuse) the visitor's conversation and send one message; returns the ack."""
     await socket.send_json_to({"type": "conversation.start", "topic": topic})
     conversation = (await receive_until(socket, "conversation.updated"))["conversation"]
+    while conversation["status"] == "ended":  # a late copy of an earlier chat's end
+        conversation = (await receive_until(socket, "conversation.updated"))["conversation"]
     await socket.send_json_to(
         {"type": "message.send", "conversation_id": conversation["id"], "client_id": client_id, "body": body}
     )

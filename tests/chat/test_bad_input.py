@@ -194,3 +194,37 @@ async def test_server_fault_answers_internal_error_and_keeps_the_socket(desk, mo
     assert ack["seq"] == 2
     assert await stored(conversation_id) == [(1, "Before"), (2, "After")]
     await visitor.disconnect()
+
+
+@override_settings(CHAT_IP_MESSAGES_PER_MINUTE=3)
+async def test_flood_from_one_network_is_limited_while_others_chat_on(desk):
+    flooder, _ = await open_visitor(desk.site, client_ip="203.0.113.7")
+    neighbour, _ = await open_visitor(desk.site, client_ip="198.51.100.1")
+    conversation_id = (await start_and_send(flooder, "m1", "c-1"))["conversation_id"]
+
+    answers = []
+    for n in range(2, 5):
+        await flooder.send_json_to(
+            {"type": "message.send", "conversation_id": conversation_id, "client_id": f"c-{n}", "body": f"m{n}"}
+        )
+        answers.append(await receive_until_any(flooder, {"message.ack", "error"}))
+
+    assert [a["type"] for a in answers] == ["message.ack", "message.ack", "error"]
+    assert answers[-1]["code"] == "rate_limited" and answers[-1]["retry_after"] > 0
+    assert (await start_and_send(neighbour, "Unaffected", "n-1"))["seq"] == 1
+    await flooder.disconnect()
+    await neighbour.disconnect()
+
+
+async def test_a_visitor_cannot_open_chat_after_chat(desk):
+    visitor, _ = await open_visitor(desk.site)
+    for n in range(3):
+        conversation_id = (await start_and_send(visitor, "Hi", f"c-{n}"))["conversation_id"]
+        await visitor.send_json_to({"type": "conversation.end", "conversation_id": conversation_id})
+        await receive_until(visitor, "conversation.updated")
+
+    await visitor.send_json_to({"type": "conversation.start"})
+    refused = await receive_until(visitor, "error")
+
+    assert refused["code"] == "rate_limited"
+    await visitor.disconnect()
