@@ -1,0 +1,1 @@
+"""Load benchmarks, run by hand (see bench/README.md); never part of the test suite."""
