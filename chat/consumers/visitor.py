@@ -7,7 +7,7 @@ from django.utils import timezone
 from .. import payloads, selectors, services
 from ..availability import site_availability
 from ..errors import ChatError, ErrorCode
-from ..models import Conversation, Site, Visitor
+from ..models import Conversation, Message, Site, Visitor
 from ..ratelimit import window_hit
 from ..realtime import visitor_group
 from .base import (
@@ -121,22 +121,29 @@ class VisitorConsumer(ProtocolConsumer):
 
     async def conversation_start(self, frame: Frame) -> None:
         visitor = self.require_visitor()
-        self.limit_ip("conversation", settings.CHAT_IP_CONVERSATIONS_PER_MINUTE)
         topic = field_str(frame, "topic", max_length=50, required=False)
-        conversation = await database_sync_to_async(services.conversation_start)(
-            visitor=visitor, topic_slug=topic, offline=frame.get("offline") is True
-        )
-        await self.send_conversation(conversation)
+
+        def start() -> Conversation:
+            # The cache may be Redis: counted in the worker thread, never on the event loop.
+            self.limit_ip("conversation", settings.CHAT_IP_CONVERSATIONS_PER_MINUTE)
+            return services.conversation_start(visitor=visitor, topic_slug=topic, offline=frame.get("offline") is True)
+
+        await self.send_conversation(await database_sync_to_async(start)())
 
     async def message_send(self, frame: Frame) -> None:
         visitor = self.require_visitor()
-        self.limit_ip("message", settings.CHAT_IP_MESSAGES_PER_MINUTE)
         conversation_id = field_int(frame, "conversation_id", minimum=1)
         client_id = field_str(frame, "client_id", max_length=CLIENT_ID_MAX_LENGTH)
         body = field_body(frame)
-        message, _ = await database_sync_to_async(services.message_post)(
-            conversation_id=conversation_id, author=visitor, body=body, client_id=client_id
-        )
+
+        def post() -> Message:
+            self.limit_ip("message", settings.CHAT_IP_MESSAGES_PER_MINUTE)
+            message, _ = services.message_post(
+                conversation_id=conversation_id, author=visitor, body=body, client_id=client_id
+            )
+            return message
+
+        message = await database_sync_to_async(post)()
         await self.send_json(
             {"type": "message.ack", "conversation_id": conversation_id, "client_id": client_id, "seq": message.seq}
         )
