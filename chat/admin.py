@@ -1,11 +1,13 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from .emails import email_retry
 from .models import (
     ConsentRecord,
     Conversation,
     Holiday,
     Message,
     OpeningHours,
+    OutboundEmail,
     Site,
     Topic,
     Trigger,
@@ -108,3 +110,29 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    """Emails to visitors (R16, R18) and how their sending went; failed ones can be retried."""
+
+    list_display = ["pk", "kind", "to_address", "state", "attempts", "created_at", "sent_at", "last_error"]
+    list_filter = ["state", "kind"]
+    list_select_related = ["conversation"]
+    search_fields = ["to_address", "message_id_header"]
+    readonly_fields = [
+        "kind", "conversation", "message", "to_address", "subject", "state", "attempts", "last_error",
+        "message_id_header", "created_at", "claimed_at", "sent_at",
+    ]  # fmt: skip
+    actions = ["retry_sending"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Retry sending")
+    def retry_sending(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = email_retry(email_ids=list(queryset.values_list("pk", flat=True)))
+        skipped = queryset.count() - count
+        self.message_user(request, f"Queued {count} email(s) again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} email(s) were not failed and were left alone.", messages.WARNING)

@@ -286,3 +286,53 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} {self.kind} {'given' if self.given else 'withdrawn'}"
+
+
+class OutboundEmail(models.Model):
+    """One email owed to a visitor (R16 follow-up answer, R18 transcript), written in the
+    same transaction as the event that causes it and sent by `chat.tasks.send_email`.
+
+    The state says who may send it: a worker claims a `ready` row (or a `sending` row
+    whose worker died, see `chat.emails.email_send`), and only a claimed row is sent.
+    """
+
+    class Kind(models.TextChoices):
+        TRANSCRIPT = "transcript", "Transcript"
+        FOLLOW_UP = "follow_up", "Follow-up answer"
+
+    class State(models.TextChoices):
+        READY = "ready", "Ready"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="emails")
+    # The agent's answer a follow-up email carries.
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
+    to_address = models.EmailField()
+    subject = models.CharField(max_length=200)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # Fixed when the row is made, so every attempt carries the same header and a
+    # receiver can tell a resend after a worker crash from a new email.
+    message_id_header = models.CharField("Message-ID", max_length=255, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(kind="transcript"), name="outbound_email_one_transcript"
+            ),
+            models.UniqueConstraint(
+                fields=["message"], condition=Q(kind="follow_up"), name="outbound_email_one_follow_up"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to_address} ({self.state})"

@@ -1,8 +1,31 @@
+from smtplib import SMTPException
+
 from celery import shared_task
 
+from .emails import email_send
 from .services import queue_dispatch
 
 
 @shared_task(ignore_result=True)
 def dispatch_queue() -> int:
     return queue_dispatch()
+
+
+# acks_late: a worker killed mid-send leaves the task message unacknowledged, so the
+# broker hands it to another worker, which takes over the stale claim (chat.emails).
+# The backoff starts at 30 s (30, 60, 120, 240, 480 s, each with jitter) so a short
+# SMTP outage is ridden out instead of failing the email within a minute.
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def send_email(self, email_id: int) -> str:
+    """Send one `OutboundEmail` row; running it twice sends it once."""
+    email = email_send(email_id=email_id, final_attempt=self.request.retries >= self.max_retries)
+    return email.state

@@ -134,6 +134,11 @@ def node_environment(*, database_url: str, redis_url: str, channel_prefix: str) 
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "CHANNEL_PREFIX": channel_prefix,
+            # Fresh rate-limit counters per run; every test client comes from 127.0.0.1,
+            # so the per-IP limits (tested in-process) would otherwise throttle the suite.
+            "CACHE_KEY_PREFIX": channel_prefix,
+            "CHAT_IP_CONVERSATIONS_PER_MINUTE": "10000",
+            "CHAT_IP_MESSAGES_PER_MINUTE": "100000",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
             "PYTHONUNBUFFERED": "1",
         }

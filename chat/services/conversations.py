@@ -4,6 +4,7 @@ from django.utils import timezone
 from agents.models import Agent, Team
 from agents.selectors import agent_is_present
 
+from ..emails import email_queue_transcript
 from ..errors import ChatError, ErrorCode
 from ..models import Conversation, Message, Visitor
 from ..selectors import agent_can_see
@@ -80,6 +81,8 @@ def conversation_end(*, conversation_id: int, ended_by: Visitor | Agent) -> Conv
         conversation.waiting_since = None
         conversation.save(update_fields=["status", "ended_at", "waiting_since"])
         message_insert(conversation, sender=Message.Sender.SYSTEM, body=f"{who} ended the chat.")
+        if conversation.transcript_requested and conversation.visitor.email:
+            email_queue_transcript(conversation=conversation)
         announce_conversation(conversation)
         dispatch_on_commit()
     return conversation

@@ -5,6 +5,7 @@ from agents.canned import canned_edit_ratio, canned_render, canned_use
 from agents.composer import composer_check
 from agents.models import Agent
 
+from ..emails import email_queue_follow_up
 from ..errors import ChatError, ErrorCode
 from ..models import Conversation, Message, Visitor
 from ..realtime import agent_group, send_on_commit, visitor_group
@@ -91,6 +92,8 @@ def message_post(
             client_id=client_id,
             **extra,
         )
+        if sender == Message.Sender.AGENT and conversation.needs_follow_up and conversation.visitor.email:
+            email_queue_follow_up(message=message)
         if sender == Message.Sender.VISITOR and conversation.status == Conversation.Status.QUEUED:
             if not Message.objects.filter(conversation=conversation, sender=sender, seq__lt=message.seq).exists():
                 queue_greeting(conversation)

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from ..emails import email_queue_transcript
 from ..errors import ChatError, ErrorCode
 from ..models import ConsentRecord, Conversation, Site, Topic, Visitor
 from ..selectors import conversation_for_visitor, conversation_open_for_visitor, conversations_with_people
@@ -174,7 +175,12 @@ def visitor_contact_set(
         if conversation_id is not None:
             conversation = conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
             if purpose == "transcript":
-                Conversation.objects.filter(pk=conversation.pk).update(transcript_requested=True)
+                # Locked, so a chat ending at the same moment either sees the request or is seen ended here.
+                conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+                conversation.transcript_requested = True
+                conversation.save(update_fields=["transcript_requested"])
+                if conversation.status == Conversation.Status.ENDED:
+                    email_queue_transcript(conversation=conversation)
         last = visitor.consents.filter(kind=ConsentRecord.Kind.MARKETING).order_by("-recorded_at").first()
         if marketing_consent or (last is not None and last.given):
             ConsentRecord.objects.create(
