@@ -10,6 +10,7 @@ from ..errors import ChatError, ErrorCode
 from ..models import Conversation, Message, Site, Visitor
 from ..ratelimit import window_hit
 from ..realtime import visitor_group
+from ..services.waiting import queue_position_now
 from .base import (
     CLIENT_ID_MAX_LENGTH,
     Frame,
@@ -34,6 +35,7 @@ def _welcome(site: Site, visitor: Visitor, token: str) -> dict[str, Any]:
         "site": {"name": site.name, "topics": selectors.site_topics(site=site)},
         "availability": site_availability(site).as_dict(),
         "conversation": payloads.conversation_for_visitor(conversation) if conversation else None,
+        "queue": queue_position_now(conversation) if conversation else None,
         "server_time": timezone.now().isoformat(),
     }
 

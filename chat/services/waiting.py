@@ -1,5 +1,8 @@
 """R6: a visitor waiting for an agent is told at once, and kept up to date."""
 
+from datetime import timedelta
+from typing import Any
+
 from django.db import transaction
 
 from ..availability import estimated_wait_seconds, queue_positions, site_availability, typical_wait
@@ -29,12 +32,34 @@ def queue_greeting(conversation: Conversation) -> None:
             f"Thanks, your message has arrived. All our agents are busy; you are number {position} "
             f"in the queue{wait}. Stay on this page or come back later: the answer will be here."
         )
+    elif conversation.visitor.email:
+        body = (
+            "Thanks, your message has arrived. Nobody can answer live right now; we'll answer by "
+            f"email at {conversation.visitor.email}. The answer will also be here when you come back."
+        )
     else:
         body = (
             "Thanks, your message has arrived. Nobody can answer live right now; leave your email "
             "and we'll answer by email. The answer will also be here when you come back."
         )
     message_insert(conversation, sender=Message.Sender.SYSTEM, body=body)
+
+
+def queue_position_frame(conversation_id: int, position: int, typical: timedelta | None) -> dict[str, Any]:
+    return {
+        "type": "queue.position",
+        "conversation_id": conversation_id,
+        "position": position,
+        "estimated_wait_seconds": estimated_wait_seconds(position, typical),
+    }
+
+
+def queue_position_now(conversation: Conversation) -> dict[str, Any] | None:
+    """The `queue.position` frame for a waiting conversation (sent with `welcome`), or None."""
+    if conversation.status != Conversation.Status.QUEUED:
+        return None
+    position = queue_positions(conversation.site).get(conversation.pk)
+    return queue_position_frame(conversation.pk, position, typical_wait(conversation.site)) if position else None
 
 
 def queue_positions_announce(*, site_id: int) -> None:
@@ -53,11 +78,5 @@ def _send_positions(site_id: int) -> None:
     visitors = dict(Conversation.objects.filter(pk__in=positions).values_list("pk", "visitor_id"))
     for conversation_id, position in positions.items():
         send_on_commit(
-            [visitor_group(visitors[conversation_id])],
-            {
-                "type": "queue.position",
-                "conversation_id": conversation_id,
-                "position": position,
-                "estimated_wait_seconds": estimated_wait_seconds(position, typical),
-            },
+            [visitor_group(visitors[conversation_id])], queue_position_frame(conversation_id, position, typical)
         )

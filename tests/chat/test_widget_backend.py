@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from chat.models import ConsentRecord, Conversation, Holiday, Message, OpeningHo
 from chat.realtime import visitor_group
 
 from .factories import ORIGIN, make_conversation, make_visitor
+from .sockets import open_visitor, start_and_send
 
 MONDAY_NOON_UTC = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -222,3 +224,31 @@ def test_trigger_firing_refuses_bad_input_clearly(desk, client):
     )
     assert (bad.status_code, bad.json()["code"]) == (400, "invalid_field")
     assert unknown.status_code == 404
+
+
+def test_offline_greeting_uses_the_email_already_given(desk):
+    everyone(status="offline", seen=False)
+    conversation = make_conversation(site=desk.site, topic=desk.topic)
+    services.visitor_contact_set(visitor=conversation.visitor, email="anna@example.com", purpose="offline")
+    conversation.visitor.refresh_from_db()
+
+    post_first(conversation)
+
+    (greeting,) = Message.objects.filter(conversation=conversation, sender="system").values_list("body", flat=True)
+    assert "anna@example.com" in greeting and "leave your email" not in greeting
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_returning_visitor_learns_its_place_in_the_queue_at_once(desk):
+    await sync_to_async(Agent.objects.update)(max_chats=0)
+    first, _ = await open_visitor(desk.site)
+    await start_and_send(first, "One", "c-1")
+    second, welcome = await open_visitor(desk.site)
+    await start_and_send(second, "Two", "c-2")
+    await second.disconnect()
+
+    again, rewelcome = await open_visitor(desk.site, token=welcome["token"])
+
+    assert rewelcome["queue"]["position"] == 2
+    await first.disconnect()
+    await again.disconnect()
