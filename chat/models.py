@@ -204,6 +204,10 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="R19: 1 (bad) to 5 (great).")
     rating_comment = models.TextField(blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
+    # R24: nobody took it in time (it stays queued and owed: see needs_follow_up)...
+    missed_at = models.DateTimeField(null=True, blank=True)
+    # ...or both sides fell silent and it was closed for them.
+    abandoned_at = models.DateTimeField(null=True, blank=True)
     preview = models.CharField(max_length=140, blank=True, help_text="First words of the latest customer message.")
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

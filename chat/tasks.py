@@ -4,6 +4,7 @@ from celery import shared_task
 
 from .emails import email_send
 from .services import queue_dispatch
+from .services.sweeps import conversations_close_abandoned, conversations_mark_missed, supervisors_alert_long_waits
 
 
 @shared_task(ignore_result=True)
@@ -29,3 +30,13 @@ def send_email(self, email_id: int) -> str:
     """Send one `OutboundEmail` row; running it twice sends it once."""
     email = email_send(email_id=email_id, final_attempt=self.request.retries >= self.max_retries)
     return email.state
+
+
+@shared_task(ignore_result=True)
+def sweep_conversations() -> dict[str, int]:
+    return {"missed": conversations_mark_missed(), "abandoned": conversations_close_abandoned()}
+
+
+@shared_task(ignore_result=True)
+def alert_long_waits() -> int:
+    return supervisors_alert_long_waits()

@@ -152,7 +152,14 @@ CELERY_BEAT_SCHEDULE = {
     "mark-absent-agents-offline": {"task": "agents.tasks.mark_absent_agents_offline", "schedule": 30.0},
     # A safety net for auto-assignment, which otherwise runs whenever a chat queues or a slot frees.
     "dispatch-queue": {"task": "chat.tasks.dispatch_queue", "schedule": 15.0},
+    # R24: never leave a chat hanging.
+    "sweep-missed-and-abandoned": {"task": "chat.tasks.sweep_conversations", "schedule": 60.0},
+    # R9: supervisors hear of customers waiting past the limit.
+    "alert-long-waits": {"task": "chat.tasks.alert_long_waits", "schedule": 15.0},
 }
+CHAT_MISSED_AFTER_SECONDS = int(os.environ.get("CHAT_MISSED_AFTER_SECONDS", 600))
+CHAT_ABANDONED_AFTER_SECONDS = int(os.environ.get("CHAT_ABANDONED_AFTER_SECONDS", 1800))
+CHAT_WAIT_ALERT_SECONDS = int(os.environ.get("CHAT_WAIT_ALERT_SECONDS", 45))
 
 # --- Email --------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

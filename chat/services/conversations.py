@@ -72,20 +72,24 @@ def conversation_end(*, conversation_id: int, ended_by: Visitor | Agent) -> Conv
         else:
             _require_owner_or_supervisor(conversation, ended_by)
             who = ended_by.display_name
-        if conversation.status == Conversation.Status.ENDED:
-            return conversation
-        if conversation.status == Conversation.Status.QUEUED:
-            queue_positions_announce(site_id=conversation.site_id)
-        conversation.status = Conversation.Status.ENDED
-        conversation.ended_at = timezone.now()
-        conversation.waiting_since = None
-        conversation.save(update_fields=["status", "ended_at", "waiting_since"])
-        message_insert(conversation, sender=Message.Sender.SYSTEM, body=f"{who} ended the chat.")
-        if conversation.transcript_requested and conversation.visitor.email:
-            email_queue_transcript(conversation=conversation)
-        announce_conversation(conversation)
-        dispatch_on_commit()
+        if conversation.status != Conversation.Status.ENDED:
+            close_conversation(conversation, notice=f"{who} ended the chat.")
     return conversation
+
+
+def close_conversation(conversation: Conversation, *, notice: str) -> None:
+    """Store the end, tell everyone, send the transcript if asked; the caller holds the lock."""
+    if conversation.status == Conversation.Status.QUEUED:
+        queue_positions_announce(site_id=conversation.site_id)
+    conversation.status = Conversation.Status.ENDED
+    conversation.ended_at = timezone.now()
+    conversation.waiting_since = None
+    conversation.save(update_fields=["status", "ended_at", "waiting_since", "abandoned_at"])
+    message_insert(conversation, sender=Message.Sender.SYSTEM, body=notice)
+    if conversation.transcript_requested and conversation.visitor.email:
+        email_queue_transcript(conversation=conversation)
+    announce_conversation(conversation)
+    dispatch_on_commit()
 
 
 def _require_owner_or_supervisor(conversation: Conversation, agent: Agent) -> None:
