@@ -1,0 +1,135 @@
+/*
+ * The transcript: messages stored once per seq, sync and gap recovery, unread counts, and
+ * how messages, pending replies and private notes show.
+ */
+import { openSaveCanned } from "./canned.js";
+import { els, h, lockIcon, reconcile } from "./dom.js";
+import { formatTime, visitorName } from "./format.js";
+import { showNotice } from "./notice.js";
+import { send } from "./socket.js";
+import { awaiting, RETRYABLE, retryDelay, state, threadOf } from "./state.js";
+
+/** Add messages to a thread, each seq once; returns those it did not hold yet. */
+export function storeMessages(id, messages) {
+  const thread = threadOf(id);
+  const added = [];
+  for (const message of messages) {
+    const known = thread.messages.get(message.seq);
+    if (known && !known.local) continue;
+    thread.messages.set(message.seq, message);
+    if ((message.sender === "agent" || message.sender === "note") && message.client_id) {
+      thread.pending.delete(message.client_id);
+      thread.failed.delete(message.client_id);
+    }
+    if (!known) added.push(message);
+  }
+  while (thread.messages.has(thread.lastSeq + 1)) thread.lastSeq += 1;
+  return added;
+}
+
+/** True when the thread holds a message beyond a missing one. */
+export const hasGap = (thread) => thread.messages.size > thread.lastSeq;
+
+export function countUnread(thread, messages) {
+  for (const message of messages) if (message.sender === "visitor") thread.unread.add(message.seq);
+}
+
+export function requestSync(id) {
+  const thread = threadOf(id);
+  if (thread.syncing) return; // the answer in flight covers everything stored before it
+  if (send({ type: "sync", conversation_id: id, after_seq: thread.lastSeq })) {
+    thread.syncing = true;
+    awaiting.sync.push(id);
+  }
+}
+
+export function syncRefused(id, frame) {
+  if (id == null) return;
+  threadOf(id).syncing = false;
+  if (RETRYABLE.has(frame.code)) {
+    setTimeout(() => requestSync(id), retryDelay(frame));
+  } else if (frame.code === "not_found") {
+    state.conversations.delete(id);
+    if (state.openId === id) {
+      state.openId = null;
+      showNotice("This chat is no longer available.", "info");
+    }
+  } else {
+    showNotice(frame.message);
+  }
+}
+
+export function renderTranscript(id, thread) {
+  const list = els.transcript;
+  if (list.dataset.conversationId !== String(id)) {
+    // Nodes are keyed by seq, which every conversation starts at 1: never reuse another chat's.
+    list.replaceChildren();
+    list.dataset.conversationId = String(id);
+  }
+  const nearEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  const items = [
+    ...Array.from(thread.messages.values())
+      .sort((a, b) => a.seq - b.seq)
+      .map((message) => ({ message, state: "stored" })),
+    ...Array.from(thread.failed.values(), (message) => ({ message, state: "failed" })),
+    ...Array.from(thread.pending.values(), (message) => ({ message, state: "pending" })),
+  ];
+  reconcile(list, items, {
+    key: ({ message, state: s }) => (s === "stored" ? `s${message.seq}` : `c${message.client_id}`),
+    sig: ({ message, state: s }) => `${s}:${message.local ? "local" : "stored"}`,
+    create: () => h("li"),
+    fill: fillMessage,
+  });
+  if (state.scrollToEnd || nearEnd) list.scrollTop = list.scrollHeight;
+  state.scrollToEnd = false;
+}
+
+function fillMessage(node, { message, state: s }) {
+  const sender = s === "stored" ? message.sender : message.note ? "note" : "agent";
+  node.className = `msg msg--${sender}${s === "stored" ? "" : ` msg--${s}`}`;
+  if (s === "stored") node.dataset.seq = message.seq;
+  else node.dataset.clientId = message.client_id;
+  const time = h("time", { datetime: message.created_at }, formatTime(message.created_at));
+  if (sender === "system") {
+    node.replaceChildren(h("span", { className: "msg-body" }, message.body), " · ", time);
+    return;
+  }
+  let author = sender === "visitor" ? visitorName(state.conversations.get(message.conversation_id) || {}) : "";
+  if (sender === "agent" || sender === "note") {
+    author = s === "stored" ? message.author_name || "Agent" : state.me ? state.me.name : "You";
+  }
+  const status =
+    s === "pending" ? h("span", { className: "msg-status" }, "Sending…")
+    : s === "failed" ? h("span", { className: "msg-status" }, `Not sent: ${message.error}`)
+    : null;
+  const label = sender === "note" ? h("span", { className: "msg-note-label" }, lockIcon(), "Private note") : null;
+  const action =
+    sender === "agent" && s === "stored"
+      ? h("button", { type: "button", className: "msg-action", "data-action": "save-canned" }, "Save as canned")
+      : null;
+  node.replaceChildren(
+    h(
+      "div",
+      { className: "msg-meta" },
+      action,
+      label,
+      label && " · ",
+      h("span", { className: "msg-author" }, author),
+      " ",
+      time,
+      status && " ",
+      status,
+    ),
+    h("div", { className: "msg-body" }, message.body),
+  );
+}
+
+/** “Save as canned” on a sent reply. */
+export function wireTranscript() {
+  els.transcript.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action=save-canned]");
+    if (!button || state.openId == null) return;
+    const message = threadOf(state.openId).messages.get(Number(button.closest("li.msg").dataset.seq));
+    if (message) openSaveCanned(message);
+  });
+}
