@@ -97,7 +97,8 @@ class MessageInline(admin.TabularInline):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = [
-        "pk", "visitor", "topic", "status", "assigned_agent", "created_at", "first_response_at", "ended_at", "rating",
+        "pk", "visitor", "topic", "status", "assigned_agent", "created_at", "first_response_at", "longest_wait_seconds",
+        "agent_message_count", "canned_message_count", "rating",
     ]  # fmt: skip
     list_filter = ["status", "site", "topic", "needs_follow_up", "is_offline_message", "rating"]
     list_select_related = ["visitor", "topic", "assigned_agent"]
@@ -105,6 +106,8 @@ class ConversationAdmin(admin.ModelAdmin):
         "site", "visitor", "topic", "status", "assigned_agent", "last_seq", "preview",
         "created_at", "claimed_at", "first_response_at", "ended_at", "waiting_since", "team", "last_public_seq",
         "needs_follow_up", "is_offline_message", "transcript_requested", "rating", "rating_comment", "rated_at",
+        "longest_wait_seconds", "agent_message_count", "canned_message_count", "warnings_overridden_count",
+        "missed_at", "abandoned_at",
     ]  # fmt: skip
     inlines = [MessageInline]
 

@@ -204,6 +204,13 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="R19: 1 (bad) to 5 (great).")
     rating_comment = models.TextField(blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
+    # R23: kept by message_insert as messages arrive, so review lists never compute them.
+    longest_wait_seconds = models.PositiveIntegerField(
+        default=0, help_text="The longest a customer message waited for an agent's reply."
+    )
+    agent_message_count = models.PositiveIntegerField(default=0)
+    canned_message_count = models.PositiveIntegerField(default=0)
+    warnings_overridden_count = models.PositiveIntegerField(default=0)
     # R24: nobody took it in time (it stays queued and owed: see needs_follow_up)...
     missed_at = models.DateTimeField(null=True, blank=True)
     # ...or both sides fell silent and it was closed for them.

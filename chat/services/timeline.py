@@ -47,8 +47,20 @@ def message_insert(
             conversation.waiting_since = now
             changed.append("waiting_since")
     elif sender == Message.Sender.AGENT:
+        if conversation.waiting_since is not None:
+            waited = int((now - conversation.waiting_since).total_seconds())
+            conversation.longest_wait_seconds = max(conversation.longest_wait_seconds, waited)
         conversation.waiting_since = None
-        changed.append("waiting_since")
+        conversation.agent_message_count += 1
+        conversation.canned_message_count += 1 if message.canned_response_id else 0
+        conversation.warnings_overridden_count += 1 if message.warnings_overridden else 0
+        changed += [
+            "waiting_since",
+            "longest_wait_seconds",
+            "agent_message_count",
+            "canned_message_count",
+            "warnings_overridden_count",
+        ]
         if conversation.first_response_at is None:
             conversation.first_response_at = now
             changed.append("first_response_at")

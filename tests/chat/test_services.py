@@ -1,18 +1,20 @@
 """The chat services: sequence numbers, claims, ends, and who is told what, after commit."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, CannedResponse
 from chat import services
 from chat.errors import ChatError, ErrorCode
 from chat.models import Conversation, Message
 from chat.realtime import SUPERVISORS_GROUP, agent_group, team_group, visitor_group
 from chat.selectors import chats_for_agent, queue_for_agent
 
-from ..agents.factories import make_agent, make_team
+from ..agents.factories import load_default_terms, make_agent, make_team
 from .factories import make_conversation, make_visitor
 
 
@@ -190,3 +192,28 @@ def test_simultaneous_claims_on_postgresql_exactly_one_wins(postgres, desk):
         assert sorted(outcomes) == ["already_claimed", "won"]
         assert Conversation.objects.get(pk=conversation.pk).status == "active"
         assert Message.objects.filter(conversation=conversation, sender="system").count() == 1
+
+
+def test_review_metrics_are_kept_as_messages_arrive(desk):
+    load_default_terms()
+    conversation = make_conversation(site=desk.site, topic=desk.topic)
+    post(conversation, conversation.visitor)
+    services.conversation_claim(conversation_id=conversation.pk, agent=desk.agent)
+    Conversation.objects.filter(pk=conversation.pk).update(waiting_since=timezone.now() - timedelta(seconds=70))
+    canned = CannedResponse.objects.create(
+        shortcut="hi", title="Hi", body="Hello, thanks for waiting!", team=desk.agent.teams.first()
+    )
+
+    services.message_post(
+        conversation_id=conversation.pk, author=desk.agent, body="Hello, thanks for waiting!", client_id="a1",
+        canned_id=canned.pk,
+    )  # fmt: skip
+    post(conversation, conversation.visitor)
+    services.message_post(
+        conversation_id=conversation.pk, author=desk.agent, body="ok", client_id="a2", overridden=["cold_reply"]
+    )
+
+    conversation.refresh_from_db()
+    assert 70 <= conversation.longest_wait_seconds < 80
+    assert (conversation.agent_message_count, conversation.canned_message_count) == (2, 1)
+    assert conversation.warnings_overridden_count == 1
