@@ -204,6 +204,9 @@ class Conversation(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="R19: 1 (bad) to 5 (great).")
     rating_comment = models.TextField(blank=True)
     rated_at = models.DateTimeField(null=True, blank=True)
+    # Read state: the highest seq each side has seen (only ever grows).
+    agent_read_seq = models.PositiveIntegerField(default=0)
+    visitor_read_seq = models.PositiveIntegerField(default=0)
     # R23: kept by message_insert as messages arrive, so review lists never compute them.
     longest_wait_seconds = models.PositiveIntegerField(
         default=0, help_text="The longest a customer message waited for an agent's reply."

@@ -53,6 +53,7 @@ def conversation_for_visitor(conversation: Conversation) -> dict[str, Any]:
         "last_seq": conversation.last_public_seq,
         "rating": conversation.rating,
         "transcript_requested": conversation.transcript_requested,
+        "agent_read_seq": conversation.agent_read_seq,
         "created_at": iso(conversation.created_at),
     }
 
@@ -77,6 +78,7 @@ def conversation_for_agent(conversation: Conversation) -> dict[str, Any]:
         "needs_follow_up": conversation.needs_follow_up,
         "is_offline_message": conversation.is_offline_message,
         "rating": conversation.rating,
+        "visitor_read_seq": conversation.visitor_read_seq,
         "last_seq": conversation.last_seq,
         "preview": conversation.preview,
         "created_at": iso(conversation.created_at),

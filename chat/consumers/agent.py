@@ -86,6 +86,7 @@ class AgentConsumer(ProtocolConsumer):
             "canned.search": self.canned_search,
             "canned.save": self.canned_save,
             "typing": self.typing,
+            "read": self.read,
             "visitor.details": self.visitor_details,
             "agent.status": self.agent_status,
             "ping": self.ping,
@@ -249,3 +250,10 @@ class AgentConsumer(ProtocolConsumer):
     async def ping(self, frame: Frame) -> None:
         await database_sync_to_async(agent_services.agent_heartbeat)(agent=self.agent)
         await self.send_json({"type": "pong"})
+
+    async def read(self, frame: Frame) -> None:
+        await database_sync_to_async(services.conversation_mark_read)(
+            conversation_id=field_int(frame, "conversation_id", minimum=1),
+            reader=self.agent,
+            seq=field_int(frame, "seq"),
+        )

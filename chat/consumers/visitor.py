@@ -75,6 +75,7 @@ class VisitorConsumer(ProtocolConsumer):
             "sync": self.sync,
             "conversation.end": self.conversation_end,
             "typing": self.typing,
+            "read": self.read,
             "page.view": self.page_view,
             "visitor.contact": self.visitor_contact,
             "conversation.rate": self.conversation_rate,
@@ -211,3 +212,11 @@ class VisitorConsumer(ProtocolConsumer):
             comment=field_str(frame, "comment", max_length=2000, required=False) or "",
         )
         await self.send_conversation(conversation)
+
+    async def read(self, frame: Frame) -> None:
+        visitor = self.require_visitor()
+        await database_sync_to_async(services.conversation_mark_read)(
+            conversation_id=field_int(frame, "conversation_id", minimum=1),
+            reader=visitor,
+            seq=field_int(frame, "seq"),
+        )

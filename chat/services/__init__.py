@@ -13,7 +13,7 @@ from .conversations import (
     conversation_follow_up,
     conversation_transfer,
 )
-from .messages import conversation_typing, message_post
+from .messages import conversation_mark_read, conversation_typing, message_post
 from .triggers import trigger_firing_record
 from .visitors import (
     Identity,
@@ -31,6 +31,7 @@ __all__ = [
     "conversation_claim",
     "conversation_end",
     "conversation_follow_up",
+    "conversation_mark_read",
     "conversation_rate",
     "conversation_start",
     "conversation_transfer",

@@ -11,6 +11,7 @@ from ..models import Conversation, Message, Visitor
 from ..realtime import agent_group, send_on_commit, visitor_group
 from ..selectors import agent_can_see, conversation_for_agent, conversation_for_visitor
 from .assignment import dispatch_on_commit
+from .audiences import agent_audience
 from .locking import lock_conversation
 from .timeline import message_insert
 from .waiting import queue_greeting, queue_positions_announce
@@ -114,3 +115,23 @@ def conversation_typing(*, conversation_id: int, by: Visitor | Agent) -> None:
     if conversation.assigned_agent_id == by.user_id and conversation.status == Conversation.Status.ACTIVE:
         frame = {"type": "typing", "conversation_id": conversation.pk, "sender": "agent", "name": by.display_name}
         send_on_commit([visitor_group(conversation.visitor_id)], frame)
+
+
+def conversation_mark_read(*, conversation_id: int, reader: Visitor | Agent, seq: int) -> Conversation:
+    """Record that the visitor, or the owning agent, has seen everything up to `seq`, and
+    tell the other side. Read marks only move forward, so a late or repeated one is harmless."""
+    if isinstance(reader, Visitor):
+        conversation = conversation_for_visitor(visitor=reader, conversation_id=conversation_id)
+        field, other = "visitor_read_seq", agent_audience(conversation)
+    else:
+        conversation = conversation_for_agent(agent=reader, conversation_id=conversation_id)
+        if conversation.assigned_agent_id != reader.user_id:
+            return conversation  # only the owner's reading is the one the customer cares about
+        field, other = "agent_read_seq", [visitor_group(conversation.visitor_id)]
+    seq = min(seq, conversation.last_seq)
+    updated = Conversation.objects.filter(pk=conversation.pk, **{f"{field}__lt": seq}).update(**{field: seq})
+    if updated:
+        setattr(conversation, field, seq)
+        reader_kind = "visitor" if isinstance(reader, Visitor) else "agent"
+        send_on_commit(other, {"type": "read", "conversation_id": conversation.pk, "reader": reader_kind, "seq": seq})
+    return conversation

@@ -81,3 +81,22 @@ async def test_console_connect_marks_agent_present_and_ping_answers(desk):
     stored = await sync_to_async(Agent.objects.get)(pk=desk.agent.pk)
     assert stored.status == "away" and stored.last_seen_at is not None
     await agent.disconnect()
+
+
+async def test_read_marks_reach_the_other_side_and_only_move_forward(desk):
+    visitor, _, agent, conversation_id = await claimed_chat(desk)
+
+    await agent.send_json_to({"type": "read", "conversation_id": conversation_id, "seq": 2})
+    seen_by_visitor = await receive_until(visitor, "read")
+    await visitor.send_json_to({"type": "read", "conversation_id": conversation_id, "seq": 99})
+    seen_by_agent = await receive_until(agent, "read")
+    await agent.send_json_to({"type": "read", "conversation_id": conversation_id, "seq": 1})
+
+    assert seen_by_visitor == {"type": "read", "conversation_id": conversation_id, "reader": "agent", "seq": 2}
+    assert seen_by_agent["reader"] == "visitor" and seen_by_agent["seq"] == 2  # capped at the last seq
+    await agent.send_json_to({"type": "sync", "conversation_id": conversation_id, "after_seq": 2})
+    synced = await receive_until(agent, "sync.result")
+    assert synced["conversation"]["visitor_read_seq"] == 2
+    assert visitor.output_queue.empty()  # the backwards mark told nobody anything
+    await visitor.disconnect()
+    await agent.disconnect()
