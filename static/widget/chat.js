@@ -44,6 +44,7 @@ window.__helpdeskWidget.attach((api) => {
 .hd-msg--system{align-self:center;max-width:90%;color:#6b7280;font-size:12.5px;text-align:center;padding:2px 8px}
 .hd-author{font-size:12px;font-weight:600;color:#4b5563}
 .hd-msg--pending{opacity:.7}.hd-meta{display:block;font-size:11px;text-align:right}
+.hd-seen{font-size:11px;color:#6b7280;text-align:right;margin-top:2px}
 .hd-typing{padding:4px 16px 6px;background:#f9fafb;color:#6b7280;font-size:12.5px;font-style:italic}
 .hd-foot{border-top:1px solid #e5e7eb;padding:10px 12px;max-height:60%;overflow-y:auto}
 .hd-topic,.hd-field{display:grid;gap:4px;margin-bottom:8px;font-size:12.5px;color:#4b5563}
@@ -298,6 +299,7 @@ window.__helpdeskWidget.attach((api) => {
   function resetView() {
     list.querySelectorAll(".hd-msg:not(.hd-msg--pending)").forEach((el) => el.remove());
     shown = new Set(); lastSeq = maxSeq = 0;
+    readSent = agentRead = 0;
     queue = null;
     syncIntro();
     showTyping(null);
@@ -306,6 +308,8 @@ window.__helpdeskWidget.attach((api) => {
   // Unread: agent and system messages above the highest seq seen with the panel open.
   function unread() {
     if (isOpen && conv && maxSeq > (st.read || 0)) { st.read = maxSeq; saveSt(); }
+    // Read state: the owning agent learns what the visitor has seen with the panel open.
+    if (isOpen && conv && maxSeq > readSent && send({ type: "read", conversation_id: conv.id, seq: maxSeq })) readSent = maxSeq;
     const n = isOpen ? 0 : [...list.querySelectorAll(".hd-msg--agent[data-seq],.hd-msg--system[data-seq]")]
       .filter((el) => +el.dataset.seq > (st.read || 0)).length;
     badge.hidden = !n;
@@ -314,7 +318,15 @@ window.__helpdeskWidget.attach((api) => {
   }
 
   /* ---- conversation state ---- */
-  let conv = null, isOpen = false, visitorName = "", queue = null, rateSent = null;
+  let conv = null, isOpen = false, visitorName = "", queue = null, rateSent = null, readSent = 0, agentRead = 0;
+
+  // "Seen" under the visitor's latest message the agent has read.
+  function showSeen(seq) {
+    agentRead = Math.max(agentRead, seq || 0);
+    list.querySelectorAll(".hd-seen").forEach((el) => el.remove());
+    const read = [...list.querySelectorAll(".hd-msg--visitor[data-seq]")].filter((el) => +el.dataset.seq <= agentRead);
+    if (read.length) read[read.length - 1].append(h("div", "hd-seen", "Seen"));
+  }
   const isLive = () => !!conv && conv.status !== "ended";
   const avail = () => api.availability();
   // R3: outside hours or with nobody present, a new chat is a message left for an answer by email.
@@ -325,6 +337,7 @@ window.__helpdeskWidget.attach((api) => {
     if (conv && conv.id !== c.id) resetView();
     if (st.id !== c.id) st = { id: c.id, read: 0 };
     conv = c;
+    if (c.agent_read_seq > agentRead) showSeen(c.agent_read_seq);
     if (c.status !== "queued") queue = null;
     if (c.status === "ended" && isOpen) st.done = true;
     saveSt();
@@ -537,6 +550,9 @@ window.__helpdeskWidget.attach((api) => {
     },
     typing(f) {
       if (conv && f.conversation_id === conv.id && f.sender !== "visitor" && isLive()) showTyping(f.name || "Agent");
+    },
+    read(f) {
+      if (conv && f.conversation_id === conv.id && f.reader === "agent") showSeen(f.seq);
     },
     error(f) {
       const ref = f.ref, p = pending().find((x) => x.client_id === ref);
