@@ -23,9 +23,11 @@ def agent_name(conversation: Conversation) -> str | None:
     return profile.display_name if profile else user.get_username()
 
 
-def message_payload(message: Message, *, prev_seq: int | None = None) -> dict[str, Any]:
+def message_payload(message: Message, *, prev_seq: int | None = None, for_agent: bool = False) -> dict[str, Any]:
     """A message; `prev_seq` (live events to visitors) is the seq of the one before it
-    that the visitor may see, so hidden private notes are not mistaken for a gap."""
+    that the visitor may see, so hidden private notes are not mistaken for a gap.
+    Agents also get the database id, which the console's tools (drafting an article
+    from chosen answers) refer to."""
     author_name = ""
     if message.sender in (Message.Sender.AGENT, Message.Sender.NOTE) and message.author is not None:
         profile = getattr(message.author, "agent", None)
@@ -41,6 +43,8 @@ def message_payload(message: Message, *, prev_seq: int | None = None) -> dict[st
     }
     if prev_seq is not None:
         payload["prev_seq"] = prev_seq
+    if for_agent:
+        payload["id"] = message.pk
     return payload
 
 

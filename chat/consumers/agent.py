@@ -138,7 +138,7 @@ class AgentConsumer(ProtocolConsumer):
 
         def answer() -> dict[str, Any]:
             conversation = selectors.conversation_for_agent(agent=self.agent, conversation_id=conversation_id)
-            return sync_answer(conversation, after_seq, payloads.conversation_for_agent, with_notes=True)
+            return sync_answer(conversation, after_seq, payloads.conversation_for_agent, for_agent=True)
 
         await self.send_json(await database_sync_to_async(answer)())
 

@@ -73,14 +73,15 @@ def field_body(frame: Frame) -> str:
 
 
 def sync_answer(
-    conversation: Conversation, after_seq: int, view: Callable[[Conversation], dict[str, Any]], *, with_notes: bool
+    conversation: Conversation, after_seq: int, view: Callable[[Conversation], dict[str, Any]], *, for_agent: bool
 ) -> dict[str, Any]:
-    """A `sync.result` frame: the conversation as `view` shows it and the messages after `after_seq`."""
-    messages, has_more = messages_after(conversation=conversation, after_seq=after_seq, with_notes=with_notes)
+    """A `sync.result` frame: the conversation as `view` shows it and the messages after
+    `after_seq`; an agent's also has private notes and message ids."""
+    messages, has_more = messages_after(conversation=conversation, after_seq=after_seq, with_notes=for_agent)
     return {
         "type": "sync.result",
         "conversation": view(conversation),
-        "messages": [message_payload(message) for message in messages],
+        "messages": [message_payload(message, for_agent=for_agent) for message in messages],
         "has_more": has_more,
     }
 

@@ -158,7 +158,7 @@ class VisitorConsumer(ProtocolConsumer):
 
         def answer() -> dict[str, Any]:
             conversation = selectors.conversation_for_visitor(visitor=visitor, conversation_id=conversation_id)
-            return sync_answer(conversation, after_seq, payloads.conversation_for_visitor, with_notes=False)
+            return sync_answer(conversation, after_seq, payloads.conversation_for_visitor, for_agent=False)
 
         await self.send_json(await database_sync_to_async(answer)())
 

@@ -86,7 +86,7 @@ def message_insert(
             agent_audience(conversation),
             {
                 "type": "message.new",
-                "message": payloads.message_payload(message),
+                "message": payloads.message_payload(message, for_agent=True),
                 "conversation": payloads.conversation_for_agent(conversation),
             },
         )

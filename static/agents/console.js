@@ -2,7 +2,8 @@
  * The agent console: queue, claim, reply, end, the R9 waiting timer, and the playbook
  * helpers around the composer: composer checks (R10-R12), canned responses (R13, R14),
  * private notes (R17), transfers, follow-ups (R16), typing indicators, presence, and the
- * customer panel.
+ * customer panel, suggested articles and drafts from chats (R15, R21), and logging
+ * feedback (R20, R22).
  *
  * Everything live comes over the agent socket (docs/protocol.md). Frames and the
  * agent's actions change one `state` object (console/state.js); `render()`
@@ -14,7 +15,9 @@ import { wireChat } from "./console/chat.js";
 import { wireComposerChecks } from "./console/composer-checks.js";
 import { wireComposer } from "./console/composer.js";
 import { root } from "./console/dom.js";
+import { wireFeedback } from "./console/feedback.js";
 import { wireKeyboard } from "./console/keyboard.js";
+import { wireKnowledge } from "./console/knowledge.js";
 import { tick, wireLists } from "./console/lists.js";
 import { wireNotice } from "./console/notice.js";
 import { wirePresence } from "./console/presence.js";
@@ -33,7 +36,13 @@ if (root) {
   wireComposerChecks();
   wireCanned();
   wireTransfer();
+  wireKnowledge();
+  wireFeedback();
   wireKeyboard();
+  // Every dialog's Cancel button.
+  for (const button of root.querySelectorAll("dialog [data-close]")) {
+    button.addEventListener("click", () => button.closest("dialog").close());
+  }
   wireSocket();
   setConnection("connecting");
   render();

@@ -108,6 +108,11 @@ def test_visitor_and_agent_chat_through_widget_and_console(browser: Browser, cha
         expect(widget.locator(".hd-messages .hd-msg--system")).to_contain_text(f"{AGENT_NAME} joined")
         expect(widget.locator(".hd-messages .hd-msg--agent")).to_contain_text(REPLY)
 
+        # And each side sees that the other has read: the agent opened the chat after the
+        # question, the visitor has the panel open while the reply arrives
+        expect(widget.locator(".hd-messages .hd-msg--visitor .hd-seen")).to_have_text("Seen")
+        expect(console.locator("#transcript .msg--agent .msg-seen")).to_have_text("Seen")
+
         # And after a reload the widget shows the whole conversation again, in order
         shop.reload()
         widget.locator(".hd-bubble").click()

@@ -6,9 +6,11 @@ import { scheduleCheck } from "./composer-checks.js";
 import { renderComposer, replyContext, updateCount } from "./composer.js";
 import { els, h, redraw } from "./dom.js";
 import { drafts } from "./drafts.js";
+import { renderFeedback } from "./feedback.js";
 import { plural, topicName, visitorKind, visitorName, waitedSeconds } from "./format.js";
 import { badges, isVisitorTyping, RED_AFTER_S, tick, timer } from "./lists.js";
 import { hideNotice, showNotice } from "./notice.js";
+import { renderKnowledge } from "./knowledge.js";
 import { renderCustomer, requestVisitorDetails } from "./panel.js";
 import { render } from "./render.js";
 import { send } from "./socket.js";
@@ -134,6 +136,8 @@ export function renderChat() {
   els.transcript.hidden = !conv;
   els.footer.hidden = !conv;
   renderCustomer(conv);
+  renderKnowledge(conv);
+  renderFeedback(conv);
   if (!conv) {
     els.typing.hidden = true;
     return;

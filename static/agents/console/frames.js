@@ -141,6 +141,12 @@ export const handlers = {
     showNotice(`Saved canned response /${canned.shortcut} (${scope}). Type /${canned.shortcut} to use it.`, "success");
   },
 
+  read(frame) {
+    const conversation = state.conversations.get(frame.conversation_id);
+    if (frame.reader !== "visitor" || !conversation) return;
+    conversation.visitor_read_seq = Math.max(conversation.visitor_read_seq || 0, frame.seq);
+  },
+
   typing(frame) {
     if (frame.sender && frame.sender !== "visitor") return;
     const thread = threadOf(frame.conversation_id);
@@ -198,6 +204,8 @@ export const handlers = {
       case "typing":
         if (frame.code === "unknown_type") state.supports.typing = false;
         return; // a lost typing signal changes nothing
+      case "read":
+        return; // the next render sends a newer mark anyway
       case "ping":
         if (frame.code === "unknown_type") startHeartbeat(0);
         return;

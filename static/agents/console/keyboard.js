@@ -1,11 +1,12 @@
 /*
  * Keyboard use: Enter sends, the canned list's keys, Alt+↑/↓ between chats, Alt+N, Alt+S,
- * Esc back to the chat list, arrow keys in the lists.
+ * Alt+F log feedback (R20), Esc back to the chat list, arrow keys in the lists.
  */
 import { closeCanned, insertCanned, moveCanned } from "./canned.js";
 import { openConversation } from "./chat.js";
 import { replyContext, setMode, splitReply, submitReply } from "./composer.js";
 import { els } from "./dom.js";
+import { openFeedback } from "./feedback.js";
 import { render } from "./render.js";
 import { state } from "./state.js";
 
@@ -89,6 +90,9 @@ export function wireKeyboard() {
       event.preventDefault();
       splitReply();
       render();
+    } else if (plain && event.altKey && event.code === "KeyF" && state.openId != null) {
+      event.preventDefault();
+      openFeedback();
     } else if (plain && !event.altKey && event.key === "Escape") {
       if (state.canned.open) {
         closeCanned();

@@ -1,14 +1,18 @@
 /*
  * The notice above the composer: errors and news about the open chat, for 10 seconds.
  */
-import { els } from "./dom.js";
+import { els, h } from "./dom.js";
 
 const NOTICE_MS = 10000;
 
 let noticeTimer = null;
 
-export function showNotice(text, kind = "error") {
-  els.notice.querySelector(".notice-text").textContent = text;
+/** `link` ({href, text}) adds a link after the text, e.g. to the draft just created. */
+export function showNotice(text, kind = "error", link = null) {
+  const linked = link && link.href && /^(https?:\/\/|\/(?!\/))/i.test(link.href);
+  els.notice
+    .querySelector(".notice-text")
+    .replaceChildren(text, ...(linked ? [" ", h("a", { href: link.href, className: "notice-link" }, link.text || link.href)] : []));
   els.notice.dataset.kind = kind;
   els.notice.hidden = false;
   clearTimeout(noticeTimer);

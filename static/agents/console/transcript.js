@@ -82,6 +82,21 @@ export function renderTranscript(id, thread) {
   });
   if (state.scrollToEnd || nearEnd) list.scrollTop = list.scrollHeight;
   state.scrollToEnd = false;
+  showReadState(id, thread);
+}
+
+/** Read state: tell the server what the owner has seen; show "Seen" under the latest
+ * reply the visitor has read. */
+function showReadState(id, thread) {
+  const conversation = state.conversations.get(id) || {};
+  const mine = state.me && conversation.agent && conversation.agent.id === state.me.id;
+  if (mine && document.visibilityState === "visible" && thread.lastSeq > (thread.readSent || 0)) {
+    if (send({ type: "read", conversation_id: id, seq: thread.lastSeq })) thread.readSent = thread.lastSeq;
+  }
+  els.transcript.querySelectorAll(".msg-seen").forEach((node) => node.remove());
+  const seen = conversation.visitor_read_seq || 0;
+  const read = [...els.transcript.querySelectorAll("li.msg--agent[data-seq]")].filter((n) => +n.dataset.seq <= seen);
+  if (read.length) read[read.length - 1].append(h("div", { className: "msg-seen" }, "Seen"));
 }
 
 function fillMessage(node, { message, state: s }) {
@@ -107,10 +122,16 @@ function fillMessage(node, { message, state: s }) {
     sender === "agent" && s === "stored"
       ? h("button", { type: "button", className: "msg-action", "data-action": "save-canned" }, "Save as canned")
       : null;
+  // R21: ticked while picking answers for a draft article (shown by .transcript.is-picking).
+  const pick =
+    sender === "agent" && s === "stored"
+      ? h("input", { type: "checkbox", className: "msg-pick", "aria-label": "Use this answer in a draft article" })
+      : null;
   node.replaceChildren(
     h(
       "div",
       { className: "msg-meta" },
+      pick,
       action,
       label,
       label && " · ",
