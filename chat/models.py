@@ -350,3 +350,37 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_address} ({self.state})"
+
+
+class TrainingFlag(models.Model):
+    """R23: a supervisor marks a chat as a training example (good or bad), with why."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="training_flags")
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="training_flags"
+    )
+    note = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id} flagged {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TranscriptView(models.Model):
+    """Who opened which transcript when: customers' words are personal data."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="transcript_views")
+    viewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="transcript_views"
+    )
+    viewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-viewed_at"]
+        indexes = [models.Index(fields=["conversation", "viewed_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id} viewed {self.viewed_at:%Y-%m-%d %H:%M}"

@@ -1,8 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from .models import FeedbackItem, Mention
+from .models import FeedbackItem, Mention, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .webhooks import webhook_retry
 
 
 class MentionInline(admin.TabularInline):
@@ -27,3 +29,51 @@ class FeedbackItemAdmin(admin.ModelAdmin):
     @admin.display(ordering="mentions_total", description="Mentions")
     def mention_count(self, obj: FeedbackItem) -> int:
         return obj.mentions_total  # type: ignore[attr-defined]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """R20: where new items and mentions are sent; the receiver verifies bodies with the secret."""
+
+    list_display = ["name", "url", "audience", "is_active", "created_at"]
+    list_filter = ["audience", "is_active"]
+    readonly_fields = ["secret", "created_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "status_code", "error", "duration_ms"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Every webhook owed and how its attempts went; failed ones can be retried."""
+
+    list_display = ["pk", "event", "endpoint", "state", "attempts", "last_status_code", "created_at", "delivered_at"]
+    list_filter = ["state", "event", "endpoint"]
+    list_select_related = ["endpoint"]
+    readonly_fields = [
+        "endpoint", "event", "payload", "state", "attempts", "last_status_code", "last_error",
+        "created_at", "claimed_at", "delivered_at",
+    ]  # fmt: skip
+    inlines = [WebhookAttemptInline]
+    actions = ["retry_delivery"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Retry")
+    def retry_delivery(self, request, queryset):  # type: ignore[no-untyped-def]
+        count = webhook_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        skipped = queryset.count() - count
+        self.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} delivery(ies) were not failed and were left alone.", messages.WARNING
+            )

@@ -1,3 +1,5 @@
+import secrets
+
 from django.db import models
 from django.utils import timezone
 
@@ -68,3 +70,76 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id} in #{self.conversation_id}"
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class WebhookEndpoint(models.Model):
+    """R20: where new items and mentions go: prospects' to the CRM, customers' to the product backlog."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    # Which items it receives: those whose source is this audience.
+    audience = models.CharField(max_length=10, choices=Source.choices)
+    # Signs every body (X-Helpdesk-Signature); the receiver holds a copy.
+    secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_audience_display()})"
+
+
+class WebhookDelivery(models.Model):
+    """One event owed to one endpoint, written in the transaction of the event and sent by
+    `feedback.tasks.deliver_webhook`; once `delivered` it is never sent again."""
+
+    class Event(models.TextChoices):
+        ITEM_CREATED = "item.created", "Item created"
+        MENTION_CREATED = "mention.created", "Mention created"
+
+    class State(models.TextChoices):
+        READY = "ready", "Ready"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=20, choices=Event.choices)
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk} to {self.endpoint_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery and how it went."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error[:40]}"

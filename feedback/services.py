@@ -4,7 +4,8 @@ from agents.models import Agent
 from chat.models import Conversation
 from knowledgebase.errors import KbError, KbErrorCode
 
-from .models import FeedbackItem, Mention, Source
+from .models import FeedbackItem, Mention, Source, WebhookDelivery
+from .webhooks import webhooks_queue
 
 
 def source_of(conversation: Conversation) -> str:
@@ -43,8 +44,15 @@ def feedback_log(
         return existing
     try:
         with transaction.atomic():
-            return Mention.objects.create(
+            mention = Mention.objects.create(
                 item=item, conversation=conversation, agent=agent, source=source, quote=quote.strip()
             )
     except IntegrityError:
         return Mention.objects.get(item=item, conversation=conversation)
+    # R20: tell the CRM or the product backlog, in this transaction (sent after it commits).
+    # A new item is one event with its first mention in it; a repeat is a new mention.
+    if merge_into is None:
+        webhooks_queue(event=WebhookDelivery.Event.ITEM_CREATED, item=item, mention=mention)
+    else:
+        webhooks_queue(event=WebhookDelivery.Event.MENTION_CREATED, item=item, mention=mention)
+    return mention
