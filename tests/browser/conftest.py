@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.servers import PROJECT_ROOT, daphne_nodes, delete_redis_keys
 
@@ -188,3 +188,9 @@ def page_origin() -> Iterator[Callable[[Path], str]]:
         for server in servers:
             server.shutdown()
             server.server_close()
+
+
+def watch_errors(page: Page, errors: list[str]) -> Page:
+    """Collect the page's uncaught JavaScript errors into `errors` (tests assert none)."""
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    return page

@@ -9,9 +9,9 @@ data, created in the server's database once its port is known.
 import re
 
 import pytest
-from playwright.sync_api import Browser, Expect, Page
+from playwright.sync_api import Browser, Expect
 
-from tests.browser.conftest import ChatServer
+from tests.browser.conftest import ChatServer, watch_errors
 
 pytestmark = pytest.mark.browser
 
@@ -42,11 +42,6 @@ def seed(origin: str) -> dict[str, str]:
     return {"agent_email": agent.user.email}
 
 
-def _watch_errors(page: Page, errors: list[str]) -> Page:
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    return page
-
-
 # --- The scenario -------------------------------------------------------------------------------
 
 
@@ -56,7 +51,7 @@ def test_visitor_and_agent_chat_through_widget_and_console(browser: Browser, cha
     agent = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         # Given a visitor on the shop who picks a topic and asks a question
-        shop = _watch_errors(visitor.new_page(), errors)
+        shop = watch_errors(visitor.new_page(), errors)
         shop.goto(f"{chat_server.url}/demo/")
         widget = shop.locator("#helpdesk-widget")  # Playwright's CSS pierces the open shadow root
         widget.locator(".hd-bubble").click()
@@ -67,7 +62,7 @@ def test_visitor_and_agent_chat_through_widget_and_console(browser: Browser, cha
         expect(widget.locator(".hd-messages .hd-msg--visitor[data-seq]")).to_contain_text(QUESTION)
 
         # When an agent logs in, the chat waits in the queue with its R9 timer running
-        console = _watch_errors(agent.new_page(), errors)
+        console = watch_errors(agent.new_page(), errors)
         console.goto(f"{chat_server.url}/console/")
         expect(console).to_have_url(re.compile(r"/accounts/login/"))
         console.locator("input[name=username]").fill(chat_server.agent_email)

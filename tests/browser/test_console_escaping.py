@@ -14,9 +14,9 @@ Screenshots go to test-results/console_escaping/ (git-ignored).
 import shutil
 
 import pytest
-from playwright.sync_api import Browser, Expect, Page
+from playwright.sync_api import Browser, Expect
 
-from tests.browser.conftest import ChatServer
+from tests.browser.conftest import ChatServer, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -90,11 +90,6 @@ def rate_ended_chats(rating: int) -> int:
     return Conversation.objects.filter(status="ended").update(rating=rating)
 
 
-def _watch_errors(page: Page, errors: list[str]) -> Page:
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    return page
-
-
 def test_console_shows_server_strings_as_text_never_as_html(browser: Browser, chat_server: ChatServer) -> None:
     errors: list[str] = []
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
@@ -103,7 +98,7 @@ def test_console_shows_server_strings_as_text_never_as_html(browser: Browser, ch
     agent = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         # Given a visitor whose page title and messages carry markup, with an ended, rated chat
-        page = _watch_errors(visitor.new_page(), errors)
+        page = watch_errors(visitor.new_page(), errors)
         page.goto(f"{chat_server.url}/accounts/login/")
         outcome = page.evaluate(
             VISITOR_SCRIPT,
@@ -118,7 +113,7 @@ def test_console_shows_server_strings_as_text_never_as_html(browser: Browser, ch
         assert chat_server.call(rate_ended_chats, 4) == 1
 
         # When the agent logs in, the queue shows the waiting message as text, marked as left offline
-        console = _watch_errors(agent.new_page(), errors)
+        console = watch_errors(agent.new_page(), errors)
         console.goto(f"{chat_server.url}/console/")
         console.locator("input[name=username]").fill(chat_server.agent_email)
         console.locator("input[name=password]").fill(AGENT_PASSWORD)

@@ -17,7 +17,7 @@ import shutil
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Expect, Page
 
-from tests.browser.conftest import ChatServer
+from tests.browser.conftest import ChatServer, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -142,13 +142,8 @@ class Shots:
         page.screenshot(path=SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{name}.png")
 
 
-def _watch_errors(page: Page, errors: list[str]) -> Page:
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    return page
-
-
 def _log_in(context: BrowserContext, chat_server: ChatServer, errors: list[str]) -> Page:
-    console = _watch_errors(context.new_page(), errors)
+    console = watch_errors(context.new_page(), errors)
     console.goto(f"{chat_server.url}/console/")
     console.locator("input[name=username]").fill(chat_server.agent_email)
     console.locator("input[name=password]").fill(AGENT_PASSWORD)
@@ -166,7 +161,7 @@ def test_suggested_article_link_and_feedback_from_a_chat(browser: Browser, chat_
     agent = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         # Given a prospect who asks from the widget how to return a mug
-        shop = _watch_errors(visitor.new_page(), errors)
+        shop = watch_errors(visitor.new_page(), errors)
         shop.goto(f"{chat_server.url}/demo/")
         widget = shop.locator("#helpdesk-widget")
         widget.locator(".hd-bubble").click()

@@ -18,7 +18,7 @@ import shutil
 import pytest
 from playwright.sync_api import Browser, Expect, Page
 
-from tests.browser.conftest import ChatServer
+from tests.browser.conftest import ChatServer, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -96,11 +96,6 @@ class Shots:
         page.screenshot(path=SCREENSHOTS / f"{self.count:02d}-{name}.png")
 
 
-def _watch_errors(page: Page, errors: list[str]) -> Page:
-    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
-    return page
-
-
 def test_agent_follows_the_playbook_from_the_composer(browser: Browser, chat_server: ChatServer) -> None:
     errors: list[str] = []
     shot = Shots()
@@ -108,7 +103,7 @@ def test_agent_follows_the_playbook_from_the_composer(browser: Browser, chat_ser
     agent = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         # Given a visitor who asks from the widget, and whose name becomes known
-        shop = _watch_errors(visitor.new_page(), errors)
+        shop = watch_errors(visitor.new_page(), errors)
         shop.goto(f"{chat_server.url}/demo/")
         widget = shop.locator("#helpdesk-widget")
         widget.locator(".hd-bubble").click()
@@ -120,7 +115,7 @@ def test_agent_follows_the_playbook_from_the_composer(browser: Browser, chat_ser
         assert chat_server.call(name_visitor, VISITOR_NAME) == 1
 
         # When the agent logs in, the queue shows who is asking: a prospect, by name (R22)
-        console = _watch_errors(agent.new_page(), errors)
+        console = watch_errors(agent.new_page(), errors)
         console.goto(f"{chat_server.url}/console/")
         console.locator("input[name=username]").fill(chat_server.agent_email)
         console.locator("input[name=password]").fill(AGENT_PASSWORD)
