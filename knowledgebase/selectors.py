@@ -1,16 +1,18 @@
 from datetime import timedelta
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from chat.models import Conversation, Message
 
 from .models import Article, ArticleUsage, Category
-from .search import Match, text_search
+from .search import Match, SearchResults, text_search
 
 ARTICLE_FIELDS = (("title", "A"), ("body", "B"))
 # The help centre index lists this many articles per category; the category page has all.
 INDEX_ARTICLES_PER_CATEGORY = 8
+SEARCH_PAGE_SIZE = 10
 
 
 def articles_published() -> QuerySet[Article]:
@@ -22,6 +24,16 @@ def article_search(*, text: str, match: Match = Match.ALL, limit: int = 20) -> l
     return text_search(
         articles_published(), text=text, fields=ARTICLE_FIELDS, match=match, snippet_field="body", limit=limit
     )
+
+
+def article_search_results(*, text: str) -> SearchResults[Article]:
+    """Every published article for a help-centre query, for a paginator: counted, then paged."""
+    return SearchResults(articles_published(), text=text, fields=ARTICLE_FIELDS, snippet_field="body")
+
+
+def article_search_page(*, text: str, page: int | str | None = 1) -> Page:
+    """One page of the help centre's results; a page number out of range gives the nearest page."""
+    return Paginator(article_search_results(text=text), SEARCH_PAGE_SIZE).get_page(page)
 
 
 def categories_with_articles() -> list[Category]:

@@ -94,11 +94,21 @@ def article_suggest_for_question(
 ) -> list[Article]:
     """R15: published articles for a customer's question, searched on any of its words.
 
-    Each suggestion is counted; a question with none is recorded as a miss, which is how
-    the "questions without an article" list (R21) is built.
+    Each suggestion is counted, once per chat and question: the console asks again when it
+    is reloaded or another agent looks on. A question with none is recorded as a miss, which
+    is how the "questions without an article" list (R21) is built.
     """
     articles = article_search(text=text, match=Match.ANY, limit=limit)
     question = text[:500]
+    counted: set[int | None] = set()
+    if conversation is not None:
+        counted = set(
+            ArticleUsage.objects.filter(
+                conversation=conversation,
+                question=question,
+                kind__in=[ArticleUsage.Kind.SUGGESTED, ArticleUsage.Kind.MISSED],
+            ).values_list("article_id", flat=True)
+        )
     if articles:
         ArticleUsage.objects.bulk_create(
             ArticleUsage(
@@ -109,7 +119,8 @@ def article_suggest_for_question(
                 question=question,
             )
             for article in articles
+            if article.pk not in counted
         )
-    elif question.strip():
+    elif question.strip() and None not in counted:
         article_usage_record(kind=ArticleUsage.Kind.MISSED, conversation=conversation, agent=agent, question=question)
     return articles

@@ -13,7 +13,7 @@ from .errors import KbError, KbErrorCode
 from .forms import ArticleForm
 from .models import Article, ArticleUsage, Category
 from .selectors import (
-    article_search,
+    article_search_page,
     articles_published,
     articles_with_usage,
     categories_with_articles,
@@ -26,13 +26,12 @@ from .services import article_draft_from_conversation, article_save, article_sug
 
 
 def help_index(request: HttpRequest) -> HttpResponse:
+    """The shelves, or with `q` one page (`page`) of search results; plain links page through them."""
     query = request.GET.get("q", "").strip()
-    results = article_search(text=query) if query else []
-    return render(
-        request,
-        "knowledgebase/help_index.html",
-        {"query": query, "results": results, "categories": [] if query else categories_with_articles()},
-    )
+    if not query:
+        return render(request, "knowledgebase/help_index.html", {"query": "", "categories": categories_with_articles()})
+    page = article_search_page(text=query, page=request.GET.get("page"))
+    return render(request, "knowledgebase/help_index.html", {"query": query, "page": page})
 
 
 def help_category(request: HttpRequest, slug: str) -> HttpResponse:

@@ -2,7 +2,8 @@
 
 A prospect asks from the widget how to return a mug; the agent claims the chat and the
 panel suggests the help-centre article on returns (R15). "Insert link" puts its title and
-link into the composer at the caret and counts the insertion; the visitor gets the link.
+link into the composer at the caret and counts the insertion; the visitor gets the link,
+and clicking it opens the article and counts the click.
 Alt+F logs a feature request from the chat, offered similar open items first, and the
 backlog records it as coming from a prospect (R20, R22). "Draft article…" turns a picked
 agent answer into a draft article linked to the chat (R21).
@@ -206,6 +207,16 @@ def test_suggested_article_link_and_feedback_from_a_chat(browser: Browser, chat_
         assert sent[-1]["body"] == f"{OPENER} {ARTICLE_TITLE}: {link}"
         inserted = [e for e in chat_server.call(usage_events) if e["kind"] == "inserted"]
         assert inserted == [{"kind": "inserted", "article_id": article_id, "conversation_id": conversation_id}]
+
+        # The visitor clicks the link: the article opens in a new tab and the click is counted
+        with shop.expect_popup() as opened:
+            widget.locator(f".hd-msg--agent a[href='{link}']").last.click()
+        article_tab = watch_errors(opened.value, errors)
+        expect(article_tab.locator("h1")).to_have_text(ARTICLE_TITLE)
+        assert re.search(r"/help/article-\d+/$", article_tab.url), article_tab.url
+        clicked = [e for e in chat_server.call(usage_events) if e["kind"] == "clicked"]
+        assert clicked == [{"kind": "clicked", "article_id": article_id, "conversation_id": None}]
+        article_tab.close()
 
         # Alt+F opens the feedback form: a prospect's, quoting the visitor's question (R20, R22)
         composer.press("Alt+f")

@@ -135,11 +135,17 @@ def test_backlog_page_and_api_need_an_agent(client, django_user_model, desk):
     assert client.get("/api/backlog/items/").status_code == 403
 
 
-def test_backlog_api_lists_ranked_items(client, desk):
+def test_backlog_api_lists_ranked_items_a_page_at_a_time(client, desk):
     item = _item_with_mentions(desk, "API wish", [1, 40])
+    other = _item_with_mentions(desk, "Other wish", [2])
     client.force_login(desk.agent.user)
-    data = client.get("/api/backlog/items/", {"window": "90"}).json()
-    assert [(row["id"], row["mentions_30"], row["mentions_90"]) for row in data] == [(item.pk, 1, 2)]
+    data = client.get("/api/backlog/items/", {"window": "90", "page_size": 1}).json()
+    assert data["count"] == 2 and "page=2" in data["next"] and "window=90" in data["next"]
+    assert [(row["id"], row["mentions_30"], row["mentions_90"]) for row in data["results"]] == [(item.pk, 1, 2)]
+    assert [row["id"] for row in client.get(data["next"]).json()["results"]] == [other.pk]
+    schema = client.get("/api/schema/").json()
+    parameters = {p["name"] for p in schema["paths"]["/api/backlog/items/"]["get"]["parameters"]}
+    assert {"kind", "status", "source", "window", "page", "page_size"} <= parameters
 
 
 def test_log_and_similar_endpoints(client, desk):

@@ -77,3 +77,21 @@ def test_unanswered_questions_list_one_per_chat_until_an_article_is_drafted(desk
     article_draft_from_conversation(conversation=second, message_ids=[answer.pk], author=desk.agent.user)
     # then it leaves the list
     assert [u.question for u in questions_unanswered()] == ["gift cards, really?"]
+
+
+def test_asking_again_for_the_same_chat_question_counts_nothing_more(desk):
+    # given a chat whose question was already answered with suggestions, and one with none
+    refund = make_article(title="Refunds", body="How refunds work.")
+    conversation = make_conversation(site=desk.site)
+    article_suggest_for_question(text="Where is my refund?", conversation=conversation, agent=desk.agent)
+    article_suggest_for_question(text="Gift cards?", conversation=conversation, agent=desk.agent)
+    # when the console asks again for both (a reload, a second agent looking on)
+    again = article_suggest_for_question(text="Where is my refund?", conversation=conversation, agent=desk.agent)
+    article_suggest_for_question(text="Gift cards?", conversation=conversation, agent=desk.agent)
+    # then the same articles come back, but each suggestion and miss is counted once
+    assert again == [refund]
+    assert ArticleUsage.objects.filter(kind="suggested").count() == 1
+    assert ArticleUsage.objects.filter(kind="missed").count() == 1
+    # and a new question in the chat counts again
+    article_suggest_for_question(text="Refund for a gift?", conversation=conversation, agent=desk.agent)
+    assert ArticleUsage.objects.filter(kind="suggested").count() == 2

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from chat.models import Message
@@ -39,11 +38,38 @@ def test_help_centre_lists_categories_and_published_articles_without_javascript(
 def test_search_page_shows_ranked_results_with_snippets(client, django_assert_max_num_queries):
     make_article(title="Refund policy", body="Money back.")
     make_article(title="Cards", body="A refund goes to your card.")
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(SEARCH_PAGE_QUERIES):
         response = client.get("/help/", {"q": "refund"})
     html = response.content.decode()
     assert html.index("Refund policy") < html.index("Cards")
     assert "<mark>" in html.lower()
+    assert "Page 1" not in html  # one page: no page links
+
+
+# The search page: the ranked keys of every candidate, then the page's rows and snippets.
+SEARCH_PAGE_QUERIES = 2
+
+
+def test_search_results_page_with_plain_links_that_keep_the_query(client, django_assert_max_num_queries):
+    # given 25 articles about refunds, each mentioning it once more than the one before
+    for n in range(25):
+        make_article(title=f"Article {n}", body="refund " * (n + 1))
+    # when the first page is opened
+    with django_assert_max_num_queries(SEARCH_PAGE_QUERIES):
+        first = client.get("/help/", {"q": "refund"}).content.decode()
+    # then it shows 10 results, the best first, and a plain link to the next page with the query
+    assert "1-10 of 25" in first and first.count('class="help-snippet"') == 10
+    assert first.index("Article 24<") < first.index("Article 23<")
+    assert 'href="?q=refund&amp;page=2"' in first and 'rel="prev"' not in first
+    assert "<script" not in first
+    # when the visitor follows the links to the last page
+    second = client.get("/help/", {"q": "refund", "page": "2"}).content.decode()
+    last = client.get("/help/", {"q": "refund", "page": "3"}).content.decode()
+    assert "11-20 of 25" in second and 'href="?q=refund&amp;page=1"' in second and "page=3" in second
+    assert "21-25 of 25" in last and 'rel="next"' not in last and "Article 0<" in last
+    # and a page number that is no page shows the nearest one
+    assert "21-25 of 25" in client.get("/help/", {"q": "refund", "page": "99"}).content.decode()
+    assert "1-10 of 25" in client.get("/help/", {"q": "refund", "page": "x"}).content.decode()
 
 
 def test_article_page_renders_sanitised_body_and_hides_drafts_from_the_public(client, desk):
@@ -147,10 +173,25 @@ def test_console_lists_have_bounded_queries(client, desk, django_assert_max_num_
     assert response.content.decode().count("nothing matches zzz") == 10
 
 
-def test_public_search_api_and_schema(client):
-    make_article(title="Refund policy", body="Money back.")
-    hits = client.get("/api/help/search/", {"q": "refund"}).json()
-    assert [hit["title"] for hit in hits] == ["Refund policy"]
+def test_public_search_api_is_paginated_and_described_in_the_schema(client):
+    # given 12 articles about refunds
+    for n in range(12):
+        make_article(title=f"Refund {n}", body="refund " * n)
+    # when the API is asked without logging in
+    first = client.get("/api/help/search/", {"q": "refund"}).json()
+    # then it gives a page of 10 hits, the count and the next page's link with the query
+    assert first["count"] == 12 and len(first["results"]) == 10 and first["previous"] is None
+    assert first["results"][0]["title"] == "Refund 11" and "<mark>" in first["results"][0]["snippet"]
+    assert "q=refund" in first["next"] and "page=2" in first["next"]
+    second = client.get(first["next"]).json()
+    assert [hit["title"] for hit in second["results"]] == ["Refund 1", "Refund 0"]
+    assert len(client.get("/api/help/search/", {"q": "refund", "page_size": 5}).json()["results"]) == 5
+    assert client.get("/api/help/search/", {"q": "refund", "page": 9}).status_code == 404
+    assert client.get("/api/help/search/").json() == {"count": 0, "next": None, "previous": None, "results": []}
+    # and the schema (public too) describes the query, the pages and the backlog
     schema = client.get("/api/schema/").json()
     assert {"/api/help/search/", "/api/backlog/items/"} <= set(schema["paths"])
-    assert get_user_model()  # the schema is public: no login was needed
+    operation = schema["paths"]["/api/help/search/"]["get"]
+    assert {"q", "page", "page_size"} <= {parameter["name"] for parameter in operation["parameters"]}
+    listed = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"count", "next", "previous", "results"} <= set(listed["properties"])
