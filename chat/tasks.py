@@ -2,7 +2,8 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from .emails import email_send
+from .emails import email_send, emails_requeue
+from .emails.queueing import RETRY_BACKOFF_MAX
 from .services import queue_dispatch
 from .services.sweeps import conversations_close_abandoned, conversations_mark_missed, supervisors_alert_long_waits
 
@@ -21,7 +22,7 @@ def dispatch_queue() -> int:
     acks_late=True,
     autoretry_for=(SMTPException, OSError),
     retry_backoff=30,
-    retry_backoff_max=600,
+    retry_backoff_max=int(RETRY_BACKOFF_MAX.total_seconds()),
     retry_jitter=True,
     max_retries=5,
     ignore_result=True,
@@ -30,6 +31,12 @@ def send_email(self, email_id: int) -> str:
     """Send one `OutboundEmail` row; running it twice sends it once."""
     email = email_send(email_id=email_id, final_attempt=self.request.retries >= self.max_retries)
     return email.state
+
+
+@shared_task(ignore_result=True)
+def requeue_emails() -> int:
+    """Every minute: queue emails that are due (review requests) or whose task was lost."""
+    return emails_requeue()
 
 
 @shared_task(ignore_result=True)

@@ -4,7 +4,7 @@ from django.utils import timezone
 from agents.models import Agent, Team
 from agents.selectors import agent_is_present
 
-from ..emails import email_queue_transcript
+from ..emails import email_queue_review_request, email_queue_transcript
 from ..errors import ChatError, ErrorCode
 from ..models import Conversation, Message, Visitor
 from ..selectors import agent_can_see
@@ -88,6 +88,8 @@ def close_conversation(conversation: Conversation, *, notice: str) -> None:
     message_insert(conversation, sender=Message.Sender.SYSTEM, body=notice)
     if conversation.transcript_requested and conversation.visitor.email:
         email_queue_transcript(conversation=conversation)
+    if conversation.rating is not None:  # rated before the end (R19)
+        email_queue_review_request(conversation=conversation)
     announce_conversation(conversation)
     dispatch_on_commit()
 

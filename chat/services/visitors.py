@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from ..emails import email_queue_transcript
+from ..emails import email_queue_review_request, email_queue_transcript
 from ..errors import ChatError, ErrorCode
 from ..models import ConsentRecord, Conversation, Site, Topic, Visitor
 from ..selectors import conversation_for_visitor, conversation_open_for_visitor, conversations_with_people
@@ -195,7 +195,7 @@ def visitor_contact_set(
 
 def conversation_rate(*, conversation_id: int, visitor: Visitor, rating: int, comment: str = "") -> Conversation:
     """R19: the visitor's 1-5 rating of its chat, with an optional comment; a later rating
-    replaces an earlier one."""
+    replaces an earlier one. A good rating of an ended chat may owe a review request."""
     if not 1 <= rating <= 5:
         raise ChatError(ErrorCode.INVALID_FIELD, "'rating' must be 1 to 5.")
     if len(comment) > 2000:
@@ -208,4 +208,6 @@ def conversation_rate(*, conversation_id: int, visitor: Visitor, rating: int, co
         conversation.rating_comment = comment.strip()
         conversation.rated_at = timezone.now()
         conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+        if conversation.status == Conversation.Status.ENDED:
+            email_queue_review_request(conversation=conversation)
     return conversation

@@ -42,6 +42,7 @@ def in_process_mail(settings):
     celery_app.conf.task_always_eager = True
     settings.EMAIL_BACKEND = "tests.chat.test_emails.FlakyBackend"
     settings.DEFAULT_FROM_EMAIL = "help@shop.example.com"
+    settings.CHAT_FOLLOW_UP_BATCH_SECONDS = 0  # eager tasks have no countdown
     FlakyBackend.failures = []
     yield
     FlakyBackend.failures = []

@@ -1,37 +1,36 @@
 """R18 on the real stack: a real Celery worker process on the Redis broker sends the
 transcript to a real SMTP server (aiosmtpd, in a thread of this process), once, even
-when the worker is SIGKILLed half-way through the send.
+when the worker is SIGKILLed half-way through the send; a review request (R19) queued by
+the beat sweep once it is due; an email whose task message was lost, sent by the sweep.
 
 The workers use tests/realstack/email_worker_settings.py: the real settings, with a
 killed worker's task handed on after seconds instead of an hour.
 """
 
-import asyncio
-import email
-import email.policy
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from email.message import EmailMessage
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import connection
+from django.utils import timezone
 
 from chat import services
-from chat.models import Conversation, OutboundEmail
+from chat.emails import emails_requeue
+from chat.models import Conversation, OutboundEmail, Visitor
 from config.celery import app as celery_app
 
 from ..agents.factories import make_agent, make_team
 from ..chat.factories import make_conversation, make_site, make_topic
-from ..servers import PROJECT_ROOT, database_url, free_port, node_environment
+from ..mailserver import Mailbox, smtp_server
+from ..servers import PROJECT_ROOT, database_url, node_environment
 
 pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
 
@@ -40,42 +39,10 @@ WAIT = 30.0
 T = TypeVar("T")
 
 
-class Mailbox:
-    """The SMTP server's side: a message is delivered only once the server has answered
-    250 to its DATA, as a real server takes responsibility for it only then. A client
-    that disconnects while the answer is held delivered nothing."""
-
-    def __init__(self) -> None:
-        self.delivered: list[EmailMessage] = []
-        self.abandoned: list[str] = []
-        self.data_arrived = threading.Event()
-        self.hold_next_answer = 0.0
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        hold, self.hold_next_answer = self.hold_next_answer, 0.0
-        self.data_arrived.set()
-        if hold:
-            try:
-                await asyncio.sleep(hold)
-            except asyncio.CancelledError:  # aiosmtpd cancels the session when the client goes
-                self.abandoned.append(str(message["Message-ID"]))
-                raise
-        self.delivered.append(message)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -199,4 +166,58 @@ def test_worker_killed_during_the_send_ends_with_exactly_one_delivered_email(mai
 
     assert row.attempts == 2
     assert smtp.abandoned == [row.message_id_header]
+    assert [str(message["Message-ID"]) for message in smtp.delivered] == [row.message_id_header]
+
+
+def test_a_due_review_request_goes_from_the_sweep_to_a_real_worker_once(mailbox, worker_env, tmp_path):
+    smtp, _ = mailbox
+    conversation = chat_wanting_transcript()
+    site = conversation.site
+    site.review_url, site.review_delay_hours, site.email_reply_to = "https://reviews.example.com/s", 0, "care@s.example"
+    site.save()
+    Visitor.objects.filter(pk=conversation.visitor_id).update(is_customer=True)
+    services.visitor_contact_set(
+        visitor=conversation.visitor, email="anna@example.com", purpose="follow_up", marketing_consent=True,
+        consent_wording="Send me news from the shop.",
+    )  # fmt: skip
+
+    with celery_worker("reviews", worker_env, tmp_path):
+        end(conversation)
+        services.conversation_rate(conversation_id=conversation.pk, visitor=conversation.visitor, rating=5)
+        wait_for(lambda: len(smtp.delivered) == 1, "the transcript", tmp_path / "worker-reviews.log")
+        review = OutboundEmail.objects.get(kind="review_request")
+        assert (review.state, review.enqueued_at) == ("ready", None)  # waits for the sweep, not a task
+
+        assert emails_requeue() == 1
+        assert emails_requeue() == 0  # queued once
+        wait_for(lambda: len(smtp.delivered) == 2, "the review request", tmp_path / "worker-reviews.log")
+        time.sleep(1)
+
+    review.refresh_from_db()
+    assert (review.state, review.attempts) == ("sent", 1)
+    assert len(smtp.delivered) == 2
+    message = smtp.delivered[1]
+    assert message["Message-ID"] == review.message_id_header and message["Reply-To"] == "care@s.example"
+    assert "/email/unsubscribe/" in message["List-Unsubscribe"]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and "https://reviews.example.com/s" in plain.get_content()
+    assert html is not None and 'href="https://reviews.example.com/s"' in html.get_content()
+
+
+def test_an_email_whose_task_message_was_lost_is_sent_by_the_sweep(mailbox, worker_env, tmp_path):
+    smtp, _ = mailbox
+    conversation = chat_wanting_transcript()
+    end(conversation)  # no worker yet: the task waits in Redis...
+    celery_app.control.purge()  # ...and is lost
+
+    with celery_worker("sweeper", worker_env, tmp_path):
+        time.sleep(1)
+        assert smtp.delivered == [] and OutboundEmail.objects.get().state == "ready"
+        assert emails_requeue() == 0  # a task may still be on its way for a minute
+        assert emails_requeue(now=timezone.now() + timedelta(minutes=2)) == 1
+        row = wait_for(sent_row, "the swept email to be sent", tmp_path / "worker-sweeper.log")
+        time.sleep(1)
+
+    assert row.attempts == 1
     assert [str(message["Message-ID"]) for message in smtp.delivered] == [row.message_id_header]
