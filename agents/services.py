@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from chat.realtime import agent_group, send_on_commit
+from chat.realtime import SUPERVISORS_GROUP, agent_group, send_on_commit
 from chat.services.assignment import dispatch_on_commit
 
 from .models import Agent
@@ -26,7 +26,9 @@ def agent_set_status(*, agent: Agent, status: Agent.Status) -> Agent:
             locked.status = status
             locked.save(update_fields=["status"])
             agent.status = status
-            send_on_commit([agent_group(agent.user_id)], {"type": "agent.updated", "agent": agent_payload(agent)})
+            # Supervisors too: the floor shows who is online (chat.metrics.floor_snapshot).
+            groups = [agent_group(agent.user_id), SUPERVISORS_GROUP]
+            send_on_commit(groups, {"type": "agent.updated", "agent": agent_payload(agent)})
             if status == Agent.Status.ONLINE:
                 dispatch_on_commit()
     return agent

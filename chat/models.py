@@ -2,6 +2,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -35,6 +36,20 @@ class Site(models.Model):
         default=30, help_text="R1: seconds of browsing before the widget may invite; 0 never invites."
     )
     invitation_message = models.CharField(max_length=200, default="Questions? We're here to help.")
+    # Emails to visitors: sent from DEFAULT_FROM_EMAIL (the domain that is allowed to send),
+    # in the site's name, answered to the site's own support address.
+    email_from_name = models.CharField(max_length=100, blank=True, help_text="Empty: the site's name.")
+    email_reply_to = models.EmailField(blank=True, help_text="Where answers to emails go. Empty: DEFAULT_FROM_EMAIL.")
+    # R19: where happy customers are asked to leave a review; empty sends no review requests.
+    review_url = models.URLField(blank=True, help_text="R19: the review page. Empty: no review requests.")
+    review_delay_hours = models.PositiveIntegerField(
+        default=24, help_text="R19: hours after a well-rated chat ends before the review request goes."
+    )
+    review_min_rating = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="R19: the lowest rating (1-5) that counts as good.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -228,7 +243,12 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["assigned_agent", "status"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["assigned_agent", "status"]),
+            # The review list's order: its newest 100 read from the index, not by sorting all.
+            models.Index(fields=["-created_at", "-id"], name="conversation_newest_first"),
+        ]
         constraints = [
             # One open chat per visitor: a second tab or a double click returns the same one.
             models.UniqueConstraint(
@@ -288,11 +308,17 @@ class ConsentRecord(models.Model):
     class Kind(models.TextChoices):
         MARKETING = "marketing", "Marketing email"
 
+    class Source(models.TextChoices):
+        WIDGET = "widget", "Chat widget"
+        UNSUBSCRIBE_PAGE = "unsubscribe_page", "Unsubscribe link"
+        ONE_CLICK = "one_click", "One-click unsubscribe (mail client)"
+
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="consents")
     email = models.EmailField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
     given = models.BooleanField()
     wording = models.TextField()
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.WIDGET)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -303,7 +329,7 @@ class ConsentRecord(models.Model):
 
 
 class OutboundEmail(models.Model):
-    """One email owed to a visitor (R16 follow-up answer, R18 transcript), written in the
+    """One email owed to a visitor (R16 follow-up answer, R18 transcript, R19 review request), written in the
     same transaction as the event that causes it and sent by `chat.tasks.send_email`.
 
     The state says who may send it: a worker claims a `ready` row (or a `sending` row
@@ -313,17 +339,22 @@ class OutboundEmail(models.Model):
     class Kind(models.TextChoices):
         TRANSCRIPT = "transcript", "Transcript"
         FOLLOW_UP = "follow_up", "Follow-up answer"
+        REVIEW_REQUEST = "review_request", "Review request"
 
     class State(models.TextChoices):
         READY = "ready", "Ready"
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # No longer wanted when its time came (consent withdrawn, rating lowered): never sent.
+        CANCELLED = "cancelled", "Cancelled"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="emails")
-    # The agent's answer a follow-up email carries.
+    # A follow-up email carries the agent's answers from this message up to `up_to_seq`:
+    # answers given before the email is claimed join it instead of making another one.
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="emails")
+    up_to_seq = models.PositiveIntegerField(null=True, blank=True)
     to_address = models.EmailField()
     subject = models.CharField(max_length=200)
     state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
@@ -333,15 +364,23 @@ class OutboundEmail(models.Model):
     # receiver can tell a resend after a worker crash from a new email.
     message_id_header = models.CharField("Message-ID", max_length=255, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Not sent before this (a review request's delay, a follow-up's batching window).
+    send_after = models.DateTimeField(default=timezone.now)
+    # When the last task queued for it was due to run; null: none queued yet (a review
+    # request waits for the sweep). A `ready` row whose task is long overdue was lost.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [models.Index(fields=["state", "created_at"]), models.Index(fields=["state", "send_after"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation"], condition=Q(kind="transcript"), name="outbound_email_one_transcript"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation"], condition=Q(kind="review_request"), name="outbound_email_one_review_request"
             ),
             models.UniqueConstraint(
                 fields=["message"], condition=Q(kind="follow_up"), name="outbound_email_one_follow_up"

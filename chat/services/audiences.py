@@ -20,6 +20,17 @@ def agent_audience(conversation: Conversation) -> list[str]:
     return queue_groups(conversation)
 
 
+def tell_supervisors(conversation: Conversation) -> None:
+    """The floor (chat.metrics.floor_snapshot) shows every open chat's R9 timer, so the
+    supervisors hear of a change in a chat whose events go to its owner alone."""
+    if conversation.assigned_agent_id is None:
+        return  # queued: queue_groups already include the supervisors
+    send_on_commit(
+        [SUPERVISORS_GROUP],
+        {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)},
+    )
+
+
 def announce_conversation(conversation: Conversation, *, also_agent_ids: tuple[int, ...] = ()) -> None:
     """Tell the visitor, the owner, the queue it sits in (or left) and `also_agent_ids`
     (an owner it was just taken from) of a state change."""

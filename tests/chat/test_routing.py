@@ -163,11 +163,13 @@ def test_presence_grace_period_makes_silent_agents_offline(desk):
     assert Agent.objects.get(pk=desk.other_agent.pk).status == "offline"
 
 
-def test_agent_status_change_is_sent_to_the_agents_own_sockets(desk, sent_events, django_capture_on_commit_callbacks):
+def test_agent_status_change_is_sent_to_the_agents_own_sockets_and_supervisors(
+    desk, sent_events, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         agent_set_status(agent=desk.agent, status=Agent.Status.AWAY)
 
-    assert sent_events == [([f"agent.{desk.agent.user_id}"], sent_events[0][1])]
+    assert sent_events == [([f"agent.{desk.agent.user_id}", "supervisors"], sent_events[0][1])]
     assert sent_events[0][1]["agent"]["status"] == "away"
 
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from chat.models import Conversation, Message, TrainingFlag, TranscriptView
+from chat.models import Conversation, Message, TrainingFlag, TranscriptView, Visitor
 
 from ..agents.factories import make_agent, make_canned
 from .factories import make_conversation
@@ -128,6 +128,25 @@ def test_search_finds_words_in_messages_once_per_chat(desk, supervisor_client):
 
     assert [obj.pk for obj in response.context["cl"].result_list] == [found.pk]
     assert response.context["cl"].result_count == 1
+
+
+def test_search_needs_every_word_in_a_message_or_the_visitor(desk, supervisor_client):
+    now = timezone.now()
+    both = chat(desk)
+    add_message(both, sender=Message.Sender.VISITOR, body="My parcel is lost", at=now)
+    add_message(both, sender=Message.Sender.VISITOR, body="I want a refund", at=now)
+    one = chat(desk)
+    add_message(one, sender=Message.Sender.VISITOR, body="Where is my parcel?", at=now)
+    Visitor.objects.filter(pk=one.visitor_id).update(name="Ada Refundsson")
+    only_name = chat(desk)
+    Visitor.objects.filter(pk=only_name.visitor_id).update(email="refund.fan@example.com")
+
+    def ids(query: str) -> set[int]:
+        return listed_ids(supervisor_client.get(CHANGELIST, {"q": query}))
+
+    assert ids("parcel refund") == {both.pk, one.pk}  # "refund" in a message, or in her name
+    assert ids('"is lost"') == {both.pk}
+    assert ids("refund") == {both.pk, one.pk, only_name.pk}
 
 
 @pytest.mark.parametrize("rows", [5, 30])
