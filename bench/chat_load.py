@@ -330,7 +330,19 @@ def start_servers(asgi: str, app: str, count: int, env: dict[str, str], log_dir:
     for index in range(count):
         port = free_port()
         if asgi == "daphne":
-            cmd = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), app]
+            # Daphne drops a socket whose application has not accepted within 5 s; on a
+            # loaded box 200 handshakes at a time take longer, and the handshake times are
+            # reported anyway: give them a minute so the message path is what gets measured.
+            cmd = [
+                str(VENV_BIN / "daphne"),
+                "--websocket_connect_timeout",
+                "60",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                app,
+            ]
         else:
             cmd = [
                 str(VENV_BIN / "uvicorn"),
@@ -1231,6 +1243,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--compression", action="store_true", help="offer permessage-deflate, as browsers do")
     parser.add_argument("--rate-limit", type=float, help="CHAT_RATE_PER_SECOND for our servers (default: the app's)")
+    parser.add_argument(
+        "--ip-limit",
+        type=int,
+        default=1_000_000,
+        help="CHAT_IP_MESSAGES_PER_MINUTE of our servers: every simulated visitor is 127.0.0.1, so the "
+        "app's per-network limit would cap them all together (default: practically off)",
+    )
+    parser.add_argument("--db-threads", type=int, help="CHAT_DB_THREADS of our servers (default: the app's)")
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the servers")
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the first server during the run, into DIR")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -1295,6 +1315,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.rate_limit:
         env["CHAT_RATE_PER_SECOND"] = str(args.rate_limit)
+    env["CHAT_IP_MESSAGES_PER_MINUTE"] = str(args.ip_limit)
+    if args.db_threads:
+        env["CHAT_DB_THREADS"] = str(args.db_threads)
     # The generator's own Django (seeding, counting): same database and secret (it signs the sessions).
     os.environ.update(
         {k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY")}
@@ -1327,6 +1350,8 @@ def main(argv: list[str] | None = None) -> int:
             "conn_max_age": os.environ.get("CONN_MAX_AGE", 60),
             "rate_limit": f"{args.rate_limit or settings.CHAT_RATE_PER_SECOND}/s burst {settings.CHAT_RATE_BURST}",
             "compression": args.compression,
+            "ip_limit": f"{args.ip_limit}/min",
+            "db_threads": args.db_threads or env.get("CHAT_DB_THREADS") or "app default (1)",
         },
         "source": source_state(),
         "seed": f"{args.conversations} conversations, {agents} agents, {seeded.seconds:.1f} s",

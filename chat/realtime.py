@@ -2,16 +2,32 @@
 
 A client must never see something that was rolled back, so every event is queued with
 `transaction.on_commit`. Only services call this module; they decide the recipients.
+
+Where the events go once committed depends on who called the service. A socket handler
+opens an `Outbox` (`events_after`) around its work: the committed events wait in it and
+the handler sends them from the event loop when its database call has returned, after
+its own answer (the ack). Everything else (views, Celery tasks, sweeps) sends them
+straight away from its thread. Either way nothing is sent before the commit.
 """
 
-from collections.abc import Iterable
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 SUPERVISORS_GROUP = "supervisors"
+
+Event = tuple[list[str], dict[str, Any]]
 
 
 def visitor_group(visitor_id: int) -> str:
@@ -29,7 +45,66 @@ def team_group(team_id: int) -> str:
 async def _group_send_all(groups: list[str], event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     for group in groups:
-        await layer.group_send(group, event)
+        try:
+            await layer.group_send(group, event)
+        except (RedisError, OSError):
+            # Redis is down: the event is lost, never the change, which is committed. The
+            # caller's answer (an ack) stands, and clients catch up through seq + sync.
+            logger.warning("Channel layer unreachable; an event for %s was not sent", group, exc_info=True)
+
+
+class Outbox:
+    """Committed events held for a socket handler to send from the event loop.
+
+    Sending from the database thread would block it on Redis while every other socket
+    of the process waits for that thread. Once closed (the handler finished, or was
+    cancelled while its call still runs), an event committed later is sent at once, so
+    a commit is never left untold.
+    """
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._open = True
+        self._lock = threading.Lock()
+
+    def committed(self, event: Event) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(event)
+                return
+        async_to_sync(_group_send_all)(*event)
+
+    def close(self) -> list[Event]:
+        with self._lock:
+            self._open = False
+            events, self._events = self._events, []
+        return events
+
+
+# Set by a socket handler on the event loop; the database thread it calls sees the same
+# Outbox, because sync_to_async runs the call in a copy of the caller's context.
+_outbox: ContextVar[Outbox | None] = ContextVar("chat_realtime_outbox", default=None)
+
+
+@asynccontextmanager
+async def events_after() -> AsyncIterator[None]:
+    """Collect the events committed inside the block and send them, in commit order, at its end."""
+    outbox = Outbox()
+    token = _outbox.set(outbox)
+    try:
+        yield
+    finally:
+        _outbox.reset(token)
+        events = outbox.close()
+        if events:
+            # Shielded: a socket closing while it sends (its task cancelled) must not keep a
+            # committed change from the other sockets.
+            await asyncio.shield(_send_in_order(events))
+
+
+async def _send_in_order(events: list[Event]) -> None:
+    for groups, event in events:
+        await _group_send_all(groups, event)
 
 
 def send_on_commit(groups: Iterable[str], payload: dict[str, Any]) -> None:
@@ -38,4 +113,8 @@ def send_on_commit(groups: Iterable[str], payload: dict[str, Any]) -> None:
     if not targets:
         return
     event = {"type": "chat.event", "payload": payload}
-    transaction.on_commit(lambda: async_to_sync(_group_send_all)(targets, event))
+    outbox = _outbox.get()
+    if outbox is not None:
+        transaction.on_commit(lambda: outbox.committed((targets, event)))
+    else:
+        transaction.on_commit(lambda: async_to_sync(_group_send_all)(targets, event))

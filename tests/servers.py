@@ -6,6 +6,8 @@ their own) and the PostgreSQL test database of the running test session.
 """
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAPHNE = Path(sys.executable).parent / "daphne"
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0  # generous: a busy 2-core machine imports Django slowly
 STOP_TIMEOUT = 10.0
 
 
@@ -125,8 +127,18 @@ def daphne_nodes(names: list[str], env: Mapping[str, str]) -> Iterator[list[Node
             _stop(node)
 
 
-def node_environment(*, database_url: str, redis_url: str, channel_prefix: str) -> dict[str, str]:
-    """The environment of every node: this process's, pointed at the test database and a fresh prefix."""
+def kill(node: Node) -> None:
+    """SIGKILL: the process dies at once, mid-frame, without closing its sockets or connections."""
+    node.process.send_signal(signal.SIGKILL)
+    node.process.wait(timeout=STOP_TIMEOUT)
+
+
+def node_environment(
+    *, database_url: str, redis_url: str, channel_prefix: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of every node: this process's, pointed at the test database and a fresh prefix.
+
+    `extra` overrides settings read from the environment (e.g. CHANNEL_CAPACITY)."""
     env = dict(os.environ)
     env.update(
         {
@@ -143,6 +155,7 @@ def node_environment(*, database_url: str, redis_url: str, channel_prefix: str) 
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(extra or {})
     return env
 
 
@@ -157,3 +170,64 @@ def delete_redis_keys(redis_url: str, prefix: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+class RedisServer:
+    """A `redis-server` of a test's own on a free port, to stop and start again mid-test.
+
+    The shared Redis of the test session is never restarted: other tests use it. Nothing
+    is persisted (`--save "" --appendonly no`), so a restart starts empty, as a crash would.
+    """
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on {self.port} did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: every connection drops, and the port refuses until start()."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(Path(tempfile.mkdtemp(prefix="realstack-redis-")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

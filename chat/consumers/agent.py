@@ -22,6 +22,7 @@ from .base import (
     field_str,
     sync_answer,
 )
+from .layer_watch import watch_channel_layer
 
 # Several pings fit in the presence grace period, so late ones never make an agent offline.
 HEARTBEAT_SECONDS = 25
@@ -101,6 +102,7 @@ class AgentConsumer(ProtocolConsumer):
         await self.accept()
         for group in _groups_of(agent):
             await self.join(group)
+        watch_channel_layer(self)
         await self.send_json(await database_sync_to_async(_welcome)(self.agent))
 
     async def send_conversation(self, conversation: Any) -> None:
@@ -243,7 +245,7 @@ class AgentConsumer(ProtocolConsumer):
 
     async def agent_status(self, frame: Frame) -> None:
         status = frame.get("status")
-        if status not in CHOOSABLE_STATUSES:
+        if not isinstance(status, str) or status not in CHOOSABLE_STATUSES:
             raise ChatError(ErrorCode.INVALID_FIELD, "'status' must be 'online' or 'away'.")
         await database_sync_to_async(agent_services.agent_set_status)(agent=self.agent, status=Agent.Status(status))
 

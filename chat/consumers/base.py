@@ -6,21 +6,31 @@ conversations lives in `chat.services` and `chat.selectors`.
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+
+from config.logging import bind_conversation, log_context
 
 from ..errors import ChatError, ErrorCode
 from ..models import Conversation
 from ..payloads import message_payload
+from ..realtime import events_after
 from ..selectors import messages_after
 
 logger = logging.getLogger(__name__)
 
 CLIENT_ID_MAX_LENGTH = 64
+# Ids are 64-bit in every database we run on; a larger number is no id at all.
+ID_MAX = 2**63 - 1
+# Valid JSON escapes (\u0000, \ud800) that no database column can store.
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 Frame = dict[str, Any]
 Handler = Callable[[Frame], Awaitable[None]]
@@ -48,9 +58,25 @@ class TokenBucket:
 
 def field_int(frame: Frame, name: str, *, minimum: int = 0) -> int:
     value = frame.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= ID_MAX:
         raise ChatError(ErrorCode.INVALID_FIELD, f"'{name}' must be an integer of at least {minimum}.")
     return value
+
+
+def has_unstorable_text(value: object) -> bool:
+    """Whether a string (or key) anywhere in `value` holds NUL or an unpaired surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE_TEXT.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def field_str(frame: Frame, name: str, *, max_length: int | None = None, required: bool = True) -> str | None:
@@ -91,6 +117,35 @@ def frame_ref(frame: Frame) -> str | None:
     return ref if isinstance(ref, str) else None
 
 
+class DatabaseLanes:
+    """CHAT_DB_THREADS database threads per process, one per socket, taken in turn.
+
+    `database_sync_to_async` runs all of a process's database work on one thread, so
+    every socket waits for every other socket's queries, and the CPU idles while that
+    thread waits for PostgreSQL. Each socket keeps its own lane (its calls stay in
+    order on one thread with one connection, as thread-sensitive code expects), and
+    sockets on different lanes run side by side. One lane (the default) is Channels' own
+    behaviour: more stored more under saturation here but starved the event loop, which
+    delivers (docs/performance.md). Needs asgiref's `ThreadSensitiveContext(executor=...)`.
+    """
+
+    def __init__(self) -> None:
+        self._lanes: list[ThreadPoolExecutor] = []
+        self._taken = 0
+
+    def next(self) -> ThreadPoolExecutor | None:
+        if settings.CHAT_DB_THREADS <= 1:
+            return None
+        if not self._lanes:
+            threads = settings.CHAT_DB_THREADS
+            self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-db") for _ in range(threads)]
+        self._taken += 1
+        return self._lanes[self._taken % len(self._lanes)]
+
+
+database_lanes = DatabaseLanes()
+
+
 class ProtocolConsumer(AsyncWebsocketConsumer):
     """A JSON socket whose frames are dispatched by `type` to the handlers of `handlers()`."""
 
@@ -113,6 +168,25 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(
             settings.CHAT_RATE_BURST * self.rate_factor, settings.CHAT_RATE_PER_SECOND * self.rate_factor
         )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        lane = database_lanes.next()
+        if lane is None:
+            await super().__call__(scope, receive, send)
+            return
+        async with ThreadSensitiveContext(executor=lane):
+            await super().__call__(scope, receive, send)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Log lines written while handling this message name the socket (config/logging.py).
+        with log_context(socket_id=self.channel_name, conversation_id=None):
+            if message["type"] == "chat.event":
+                # No database work here: skip Channels' close_old_connections step, a hop
+                # onto the socket's database thread that would queue every delivery
+                # behind other sockets' queries (database_sync_to_async closes them anyway).
+                await self.chat_event(message)
+                return
+            await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
@@ -146,19 +220,31 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 )
             try:
                 parsed = json.loads(text_data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 raise ChatError(ErrorCode.INVALID_JSON) from None
             if not isinstance(parsed, dict):
                 raise ChatError(ErrorCode.INVALID_JSON)
             frame = parsed
+            bind_conversation(frame.get("conversation_id"))
+            logger.debug("Frame %s", frame.get("type"))
             # Limited after parsing, so the refusal names the frame's client_id to resend.
             retry_after = self.bucket.take()
             if retry_after:
-                raise ChatError(ErrorCode.RATE_LIMITED, retry_after=round(retry_after, 2))
-            handler = self.handlers().get(frame.get("type"))  # type: ignore[arg-type]
+                # Never 0: a client told to retry at once would just be refused again.
+                raise ChatError(ErrorCode.RATE_LIMITED, retry_after=max(round(retry_after, 2), 0.01))
+            # Only an escape can carry them: raw control characters are not JSON, text frames are UTF-8.
+            if "\\u" in text_data and has_unstorable_text(frame):
+                raise ChatError(ErrorCode.INVALID_FIELD, "Text may not contain NUL characters or unpaired surrogates.")
+            frame_type = frame.get("type")
+            if not isinstance(frame_type, str):  # a list or object here is not even hashable
+                raise ChatError(ErrorCode.UNKNOWN_TYPE, "'type' must be a string naming a frame type.")
+            handler = self.handlers().get(frame_type)
             if handler is None:
-                raise ChatError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame.get('type')!r}.")
-            await handler(frame)
+                raise ChatError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame_type!r}.")
+            # The events a handler's services commit go out after it returns, so its
+            # answer (e.g. the ack) comes first and the database thread never waits on Redis.
+            async with events_after():
+                await handler(frame)
         except ChatError as error:
             await self.send_error(error, frame)
         except Exception:

@@ -1,8 +1,10 @@
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from .. import payloads, selectors, services
 from ..availability import site_availability
@@ -21,6 +23,9 @@ from .base import (
     field_str,
     sync_answer,
 )
+from .layer_watch import RECONNECT_CODE, watch_channel_layer
+
+logger = logging.getLogger(__name__)
 
 TOKEN_MAX_LENGTH = 128
 PAGES_ACCEPTED = 20
@@ -91,6 +96,7 @@ class VisitorConsumer(ProtocolConsumer):
             return
         self.site = site
         await self.accept()
+        watch_channel_layer(self)
 
     async def send_conversation(self, conversation: Conversation) -> None:
         payload = payloads.conversation_for_visitor(conversation)
@@ -108,7 +114,14 @@ class VisitorConsumer(ProtocolConsumer):
             self.visitor, self.token = await database_sync_to_async(services.visitor_identify)(
                 site=self.site, token=token, identity=identity, pages=_field_pages(frame)
             )
-            await self.join(visitor_group(self.visitor.pk))
+            try:
+                await self.join(visitor_group(self.visitor.pk))
+            except (RedisError, OSError):
+                # Without its group this socket would never hear of a new message: close it,
+                # and the client reconnects (and joins) once the channel layer is back.
+                logger.warning("Channel layer unreachable at hello; closing the socket", exc_info=True)
+                await self.close(code=RECONNECT_CODE)
+                return
         await self.send_json(await database_sync_to_async(_welcome)(self.site, self.visitor, self.token))
 
     def client_ip(self) -> str:

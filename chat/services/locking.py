@@ -14,10 +14,11 @@ def lock_agent(agent: Agent) -> Agent:
 
 def lock_conversation(conversation_id: int) -> Conversation:
     # `of` keeps the lock off the outer-joined rows, which PostgreSQL refuses to lock.
-    conversation = conversations_with_people().select_for_update(of=("self",)).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise ChatError(ErrorCode.NOT_FOUND)
-    return conversation
+    try:
+        # get(), not first(): no ORDER BY to build for a primary-key lookup on the hot path.
+        return conversations_with_people().select_for_update(of=("self",)).get(pk=conversation_id)
+    except Conversation.DoesNotExist:
+        raise ChatError(ErrorCode.NOT_FOUND) from None
 
 
 def open_chat_count(agent: Agent) -> int:

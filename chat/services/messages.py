@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from agents.canned import canned_edit_ratio, canned_render, canned_use
 from agents.composer import composer_check
@@ -37,6 +37,39 @@ def _check_playbook(conversation: Conversation, body: str, overridden: list[str]
     return sorted(warning.code for warning in warnings)
 
 
+def _insert(
+    conversation: Conversation,
+    author: Visitor | Agent,
+    sender: Message.Sender,
+    body: str,
+    client_id: str,
+    overridden: list[str] | None,
+    canned_id: int | None,
+) -> Message:
+    extra: dict[str, object] = {}
+    if sender == Message.Sender.AGENT:
+        assert isinstance(author, Agent)
+        extra["warnings_overridden"] = _check_playbook(conversation, body, overridden or [])
+        canned = canned_use(canned_id=canned_id, agent=author) if canned_id else None
+        if canned is not None:
+            rendered = canned_render(canned=canned, visitor_name=conversation.visitor.name, agent=author)
+            extra["canned_response"] = canned
+            extra["canned_edit_ratio"] = canned_edit_ratio(rendered=rendered, sent=body)
+    return message_insert(
+        conversation,
+        sender=sender,
+        body=body,
+        author=author if isinstance(author, Agent) else None,
+        client_id=client_id,
+        **extra,
+    )
+
+
+def _stored(conversation: Conversation, sender: Message.Sender, client_id: str) -> Message | None:
+    """The message a resend of `client_id` refers to, if it was stored."""
+    return Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).first()
+
+
 def message_post(
     *,
     conversation_id: int,
@@ -56,7 +89,6 @@ def message_post(
     body = _clean_body(body)
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
-        extra: dict[str, object] = {}
         if isinstance(author, Visitor):
             if conversation.visitor_id != author.pk:
                 raise ChatError(ErrorCode.NOT_FOUND)
@@ -71,28 +103,28 @@ def message_post(
                     raise ChatError(ErrorCode.NOT_FOUND)
                 raise ChatError(ErrorCode.NOT_OWNER)
             sender = Message.Sender.AGENT
-        # A resend is answered with the stored message even after the chat ended.
-        existing = Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).first()
-        if existing is not None:
-            return existing, False
         if conversation.status == Conversation.Status.ENDED:
-            raise ChatError(ErrorCode.CONVERSATION_ENDED)
-        if sender == Message.Sender.AGENT:
-            assert isinstance(author, Agent)
-            extra["warnings_overridden"] = _check_playbook(conversation, body, overridden or [])
-            canned = canned_use(canned_id=canned_id, agent=author) if canned_id else None
-            if canned is not None:
-                rendered = canned_render(canned=canned, visitor_name=conversation.visitor.name, agent=author)
-                extra["canned_response"] = canned
-                extra["canned_edit_ratio"] = canned_edit_ratio(rendered=rendered, sent=body)
-        message = message_insert(
-            conversation,
-            sender=sender,
-            body=body,
-            author=author if isinstance(author, Agent) else None,
-            client_id=client_id,
-            **extra,
-        )
+            # A resend is answered with the stored message even after the chat ended.
+            existing = _stored(conversation, sender, client_id)
+            if existing is None:
+                raise ChatError(ErrorCode.CONVERSATION_ENDED)
+            return existing, False
+        try:
+            # A savepoint: a resend of a stored `client_id` breaks the unique constraint,
+            # which is cheaper than looking for it before every new message.
+            with transaction.atomic():
+                message = _insert(conversation, author, sender, body, client_id, overridden, canned_id)
+        except IntegrityError:
+            existing = _stored(conversation, sender, client_id)
+            if existing is None:
+                raise
+            return existing, False
+        except ChatError as error:
+            # The original may have been sent before a term was added: the resend gets it.
+            existing = _stored(conversation, sender, client_id) if error.code == ErrorCode.COMPOSER_WARNING else None
+            if existing is None:
+                raise
+            return existing, False
         if sender == Message.Sender.AGENT and conversation.needs_follow_up and conversation.visitor.email:
             email_queue_follow_up(message=message)
         if sender == Message.Sender.VISITOR and conversation.status == Conversation.Status.QUEUED:

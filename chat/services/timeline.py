@@ -7,7 +7,7 @@ from agents.models import Agent
 from .. import payloads
 from ..models import Conversation, Message
 from ..realtime import send_on_commit, visitor_group
-from .audiences import agent_audience, queue_groups
+from .audiences import agent_audience, queue_groups, tell_supervisors
 
 PREVIEW_LENGTH = 140
 
@@ -90,4 +90,5 @@ def message_insert(
                 "conversation": payloads.conversation_for_agent(conversation),
             },
         )
+        tell_supervisors(conversation)
     return message

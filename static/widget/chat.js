@@ -391,6 +391,7 @@ window.__helpdeskWidget.attach((api) => {
   /* ---- socket: hello -> welcome -> sync -> resend pending; reconnect with backoff ---- */
   let ws = null, ready = false, everConnected = false, attempt = 0, retryTimer = null,
     sentNow = new Set(), syncing = false, resync = false, starting = false;
+  const faultTries = new Map(); // client_id -> internal_error answers so far (backoff)
 
   const wantConnection = () => isOpen || pending().length > 0 || isLive() || (!!st.id && !st.done) || !!contactPending();
 
@@ -539,6 +540,7 @@ window.__helpdeskWidget.attach((api) => {
       if (f.has_more || resync) { resync = false; requestSync(); }
     },
     "message.ack"(f) {
+      if (faultTries.delete(f.client_id)) showError("");
       const el = pendingEl(f.client_id);
       dropPending(f.client_id);
       sentNow.delete(f.client_id);
@@ -557,6 +559,16 @@ window.__helpdeskWidget.attach((api) => {
     error(f) {
       const ref = f.ref, p = pending().find((x) => x.client_id === ref);
       if (ref === "typing" || ref === "page.view") return; // a lost signal changes nothing
+      if (f.code === "internal_error" && p) {
+        // A fault on the server (a database or Redis outage): the message stays pending and
+        // goes again with the same client_id, which is stored once even if a lost commit
+        // did store it. Shown until its ack; retried with backoff.
+        const tries = (faultTries.get(ref) || 0) + 1;
+        faultTries.set(ref, tries);
+        sentNow.delete(ref);
+        showError(f.message || "Something went wrong.");
+        return later(flush, Math.min(30, 2 ** tries));
+      }
       if (f.code === "rate_limited") {
         if (p) { sentNow.delete(ref); return later(flush, f.retry_after); }
         if (ref === "sync") { syncing = false; return later(requestSync, f.retry_after); }

@@ -2,12 +2,10 @@
 
 import importlib
 import random
-import time
 
 import pytest
 from django.apps import apps
 
-from agents import composer
 from agents.composer import BLOCK_MAX_WORDS, ComposerWarning, TermHit, composer_check, composer_split
 from agents.models import ComposerTerm
 
@@ -321,21 +319,6 @@ def test_check_reads_the_terms_in_one_query(defaults, django_assert_max_num_quer
         warnings = composer_check(body=body, site_id=site.pk)
 
     assert codes(warnings) == ["too_long", "slang", "blocked"]
-
-
-def test_check_of_a_hundred_words_takes_well_under_a_millisecond_besides_the_query(defaults, monkeypatch):
-    terms = composer._terms_for_site(None)
-    monkeypatch.setattr(composer, "_terms_for_site", lambda site_id: terms)
-    body = " ".join(["Thanks for waiting, I can see u ordered the blue one and it ships today."] * 7)[:700]
-    composer_check(body=body, site_id=None)
-
-    runs = 200
-    started = time.perf_counter()
-    for _ in range(runs):
-        composer_check(body=body, site_id=None)
-    per_check = (time.perf_counter() - started) / runs
-
-    assert per_check < 0.0005
 
 
 def test_warning_as_dict_is_json_ready(defaults):

@@ -26,7 +26,7 @@ async def open_visitor(
     """A visitor socket after hello; returns it with the welcome frame."""
     socket = WebsocketCommunicator(application, f"/ws/visitor/{site.key}/", headers=[(b"origin", origin.encode())])
     socket.scope["client"] = (client_ip, 50000)
-    connected, _ = await socket.connect()
+    connected, _ = await socket.connect(TIMEOUT)  # the default 1 s is too short on a loaded CI machine
     assert connected
     await socket.send_json_to({"type": "hello", "token": token, "identity": identity, "pages": pages or []})
     welcome = await socket.receive_json_from(TIMEOUT)
@@ -48,7 +48,7 @@ async def open_agent(agent: Agent) -> tuple[WebsocketCommunicator, dict]:
         "/ws/agent/",
         headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())],
     )
-    connected, _ = await socket.connect()
+    connected, _ = await socket.connect(TIMEOUT)  # the default 1 s is too short on a loaded CI machine
     assert connected
     welcome = await socket.receive_json_from(TIMEOUT)
     assert welcome["type"] == "welcome"

@@ -1,0 +1,73 @@
+"""Closes this process's sockets when Redis lost their group memberships.
+
+channels_redis keeps who is in which group only in Redis. A Redis that restarts without
+its data (or is flushed) forgets them, and a consumer that lived through the outage
+stays open but deaf: no event reaches it again, and its client cannot know. So each
+process keeps a sentinel key in every Redis of the layer; when one is gone, the groups
+went with it, and every socket of the process is closed with RECONNECT_CODE. Its client
+reconnects (joining its groups again), syncs from its last seq and resends what is
+pending (docs/protocol.md). While Redis cannot be reached nothing is closed: the
+sockets keep storing and acking, and the check runs again.
+"""
+
+import asyncio
+import logging
+import uuid
+import weakref
+from typing import Any
+
+from django.conf import settings
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# Daphne lets an application close with 1000 or 3000-4999 only.
+RECONNECT_CODE = 4000
+
+_sockets: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_watcher: asyncio.Task[None] | None = None
+
+
+def watch_channel_layer(consumer: Any) -> None:
+    """Close `consumer`'s socket if Redis forgets its groups (call once it has joined them)."""
+    global _watcher
+    layer = consumer.channel_layer
+    if not hasattr(layer, "ring_size"):  # not channels_redis (the in-memory layer of `make run`)
+        return
+    _sockets.add(consumer)
+    if _watcher is None or _watcher.done():
+        _watcher = asyncio.get_running_loop().create_task(_watch(layer), name="channel-layer-watch")
+
+
+async def _watch(layer: Any) -> None:
+    key = f"{layer.prefix}:process-alive:{uuid.uuid4().hex}"
+    interval = settings.CHANNEL_LAYER_CHECK_SECONDS
+    placed = False
+    while True:
+        try:
+            lost = False
+            for index in range(layer.ring_size):
+                redis = layer.connection(index)
+                # SET NX answers true only when the key was missing: first run, or data lost.
+                created = await redis.set(key, 1, nx=True, ex=max(60, int(interval * 6)))
+                await redis.expire(key, max(60, int(interval * 6)))
+                lost = lost or (bool(created) and placed)
+            placed = True
+            if lost:
+                await _close_all()
+        except (RedisError, OSError):
+            logger.warning("Channel layer unreachable; sockets stay open and the check runs again", exc_info=True)
+        except Exception:  # the watcher must outlive any surprise
+            logger.exception("Channel layer check failed")
+        await asyncio.sleep(interval)
+
+
+async def _close_all() -> None:
+    sockets = list(_sockets)
+    logger.warning("Redis lost the channel groups; closing %d sockets so their clients reconnect", len(sockets))
+    for consumer in sockets:
+        _sockets.discard(consumer)
+        try:
+            await consumer.close(code=RECONNECT_CODE)
+        except Exception:  # already closed
+            logger.debug("Socket already closed", exc_info=True)

@@ -1,0 +1,163 @@
+"""The hot path of a chat message: its cost in queries, the resend rules that the cheaper
+path must keep, and when the events of a socket's frame go out (docs/performance.md)."""
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from agents.models import CannedResponse
+from chat import realtime, services
+from chat.errors import ChatError, ErrorCode
+from chat.models import Conversation, Message
+
+from ..agents.factories import make_canned, make_term
+from .factories import make_conversation
+from .sockets import open_visitor, receive_message, start_and_send
+
+
+def claimed(desk) -> Conversation:
+    conversation = make_conversation(site=desk.site, topic=desk.topic)
+    services.message_post(conversation_id=conversation.pk, author=conversation.visitor, body="Hi", client_id="v-0")
+    services.conversation_claim(conversation_id=conversation.pk, agent=desk.agent)
+    return conversation
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"].split()[0].upper() for query in queries.captured_queries]
+
+
+def test_a_message_costs_one_lock_one_insert_and_one_update(desk):
+    conversation = claimed(desk)
+
+    with CaptureQueriesContext(connection) as visitor_queries:
+        services.message_post(
+            conversation_id=conversation.pk, author=conversation.visitor, body="Where is my order?", client_id="v-1"
+        )
+    with CaptureQueriesContext(connection) as agent_queries:
+        services.message_post(
+            conversation_id=conversation.pk, author=desk.agent, body="Let me look it up for you.", client_id="a-1"
+        )
+
+    # No look-up for a resend before the INSERT: the unique constraint finds those.
+    visitor_sql = [s for s in statements(visitor_queries) if s in ("SELECT", "INSERT", "UPDATE")]
+    assert visitor_sql == ["SELECT", "INSERT", "UPDATE"]
+    # An agent's reply also reads the composer's terms.
+    agent_sql = [s for s in statements(agent_queries) if s in ("SELECT", "INSERT", "UPDATE")]
+    assert agent_sql == ["SELECT", "SELECT", "INSERT", "UPDATE"]
+    # Transaction control (BEGIN, SAVEPOINT, RELEASE, COMMIT) included: a regression guard.
+    assert len(visitor_queries) <= 7 and len(agent_queries) <= 8
+
+
+def test_resend_of_an_agent_reply_counts_nothing_twice(desk):
+    conversation = claimed(desk)
+    canned = make_canned(team=desk.agent.teams.first(), body="Thanks for waiting, let me check.")
+
+    def send() -> tuple[Message, bool]:
+        return services.message_post(
+            conversation_id=conversation.pk,
+            author=desk.agent,
+            body="Thanks for waiting, let me check.",
+            client_id="a-1",
+            canned_id=canned.pk,
+        )
+
+    first, created = send()
+    conversation.refresh_from_db()
+    after_first = (conversation.last_seq, conversation.agent_message_count, conversation.canned_message_count)
+    again, created_again = send()
+
+    assert (created, created_again, again.pk) == (True, False, first.pk)
+    conversation.refresh_from_db()
+    assert (conversation.last_seq, conversation.agent_message_count, conversation.canned_message_count) == after_first
+    assert after_first[1:] == (1, 1)
+    assert CannedResponse.objects.get(pk=canned.pk).use_count == 1
+    assert Message.objects.filter(conversation=conversation, seq__gt=first.seq).count() == 0
+
+
+def test_resend_sends_no_event_again(desk, sent_events):
+    conversation = claimed(desk)
+    stored, _ = services.message_post(
+        conversation_id=conversation.pk, author=conversation.visitor, body="Hello", client_id="v-1"
+    )
+    told = len(sent_events)
+
+    message, created = services.message_post(
+        conversation_id=conversation.pk, author=conversation.visitor, body="Hello", client_id="v-1"
+    )
+
+    assert (message.pk, created) == (stored.pk, False)
+    assert len(sent_events) == told
+
+
+def test_resend_is_acked_even_when_a_term_was_added_since(desk):
+    conversation = claimed(desk)
+    original, _ = services.message_post(
+        conversation_id=conversation.pk, author=desk.agent, body="Sure thing, one moment.", client_id="a-1"
+    )
+    make_term(kind="slang", term="thing", suggestion="matter")
+
+    resent, created = services.message_post(
+        conversation_id=conversation.pk, author=desk.agent, body="Sure thing, one moment.", client_id="a-1"
+    )
+    assert (resent.pk, created) == (original.pk, False)
+    with pytest.raises(ChatError) as refused:
+        services.message_post(
+            conversation_id=conversation.pk, author=desk.agent, body="Sure thing, one moment.", client_id="a-2"
+        )
+    assert refused.value.code == ErrorCode.COMPOSER_WARNING
+
+
+async def test_events_of_a_frame_wait_for_the_end_of_its_handling(desk, sent_events):
+    conversation = await claimed_async(desk)
+    sent_events.clear()
+
+    async with realtime.events_after():
+        await post_async(conversation, "Inside")
+        assert sent_events == []  # committed, held for the event loop
+
+    assert [payload["message"]["body"] for _, payload in sent_events if payload["type"] == "message.new"] == [
+        "Inside",
+        "Inside",  # the visitor's copy and the owner's
+    ]
+
+
+def test_rolled_back_events_are_never_sent(desk, sent_events):
+    conversation = claimed(desk)
+    told = len(sent_events)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.message_post(
+            conversation_id=conversation.pk, author=conversation.visitor, body="Lost", client_id="v-9"
+        )
+        raise RuntimeError("rolled back")
+
+    assert len(sent_events) == told
+
+
+async def test_ack_reaches_the_sender_before_the_message_is_broadcast(desk):
+    visitor, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(visitor, "First", "c-0"))["conversation_id"]
+    await receive_message(visitor, 1)  # its own first message, echoed after that ack
+
+    await visitor.send_json_to(
+        {"type": "message.send", "conversation_id": conversation_id, "client_id": "c-1", "body": "Second"}
+    )
+    frames = [await visitor.receive_json_from(5)]
+    while frames[-1]["type"] != "message.new":
+        frames.append(await visitor.receive_json_from(5))
+
+    kinds = [frame["type"] for frame in frames if frame["type"] in ("message.ack", "message.new")]
+    assert kinds == ["message.ack", "message.new"]
+    assert frames[-1]["message"]["seq"] == 2
+    await visitor.disconnect()
+
+
+async def claimed_async(desk) -> Conversation:
+    return await database_sync_to_async(claimed)(desk)
+
+
+async def post_async(conversation: Conversation, body: str) -> None:
+    await database_sync_to_async(services.message_post)(
+        conversation_id=conversation.pk, author=conversation.visitor, body=body, client_id=f"v-{body}"
+    )
