@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean
+.PHONY: run run-stack test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ run: $(VENV)/.runtime
 	@echo "  Demo shop (the widget):  http://$(HOST):$(PORT)/demo/"
 	@echo "  Agent console:           http://$(HOST):$(PORT)/console/"
 	@echo "  Admin:                   http://$(HOST):$(PORT)/admin/"
+	@echo "  Emails (not sent, written as files): $${EMAIL_FILE_PATH:-var/emails/}"
 	@echo
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	PUBLIC_URL=$${PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# The real stack, as in production (docs/deploy.md): needs DATABASE_URL and REDIS_URL;
+# two Daphne processes (ASGI_PORTS="8001 8002"), a Celery worker and Celery beat.
+run-stack: $(VENV)/.runtime
+	bin/run-stack
 
 test: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -34,8 +34,27 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
     SECRET_KEY = "embedded-development-only-not-a-secret"
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Production names its hosts: with DEBUG off and none given, every request is refused and
+# `check --deploy` says why (security.W020), rather than answering for localhost only.
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# --- Behind a TLS-terminating proxy (docs/deploy.md) ----------------------------------
+# On by default with DEBUG off, off for debug runs on plain http; each has a variable to
+# turn it off (e.g. DJANGO_SECURE_SSL_REDIRECT=0 for `make run-stack` without TLS).
+# The proxy must set X-Forwarded-Proto itself, overwriting what a client sent.
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", not DEBUG):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe the app's port directly, over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
+# An hour by default, so a TLS mistake is not pinned into browsers for long; raise it
+# (31536000) once https works, and opt into subdomains and preload deliberately.
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 3600))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -57,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response (redirects and errors too) carries its X-Request-ID.
+    "config.logging.request_id_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,7 +109,13 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", 60)))}
+    # Health checks: a persistent connection that died (PostgreSQL restarted, a proxy cut
+    # it) is replaced before the next request uses it, so a node recovers without restart.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", 60)), conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -101,6 +128,11 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Database threads per ASGI process for the sockets (chat.consumers.base.DatabaseLanes),
+# each with its own connection. 1 (Channels' single thread) unless measured otherwise:
+# more threads stored more under saturation but starved the event loop's deliveries
+# (docs/performance.md). Keep processes x threads under PostgreSQL's max_connections.
+CHAT_DB_THREADS = int(os.environ.get("CHAT_DB_THREADS", 1))
 
 # --- Channel layer and Celery ------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -140,6 +172,9 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How often each ASGI process checks that Redis still holds its channel groups (a Redis
+# restarted without its data forgets them; chat/consumers/layer_watch.py).
+CHANNEL_LAYER_CHECK_SECONDS = float(os.environ.get("CHANNEL_LAYER_CHECK_SECONDS", 5))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -147,6 +182,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
+# Workers log through LOGGING above (JSON in production), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     # Presence: agents whose consoles went quiet past the grace period become offline.
     "mark-absent-agents-offline": {"task": "agents.tasks.mark_absent_agents_offline", "schedule": 30.0},
@@ -154,12 +191,17 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-queue": {"task": "chat.tasks.dispatch_queue", "schedule": 15.0},
     # R24: never leave a chat hanging.
     "sweep-missed-and-abandoned": {"task": "chat.tasks.sweep_conversations", "schedule": 60.0},
+    # Emails: review requests when due, and any email whose task was lost (broker down at commit).
+    "requeue-emails": {"task": "chat.tasks.requeue_emails", "schedule": 60.0},
     # R9: supervisors hear of customers waiting past the limit.
     "alert-long-waits": {"task": "chat.tasks.alert_long_waits", "schedule": 15.0},
 }
 CHAT_MISSED_AFTER_SECONDS = int(os.environ.get("CHAT_MISSED_AFTER_SECONDS", 600))
 CHAT_ABANDONED_AFTER_SECONDS = int(os.environ.get("CHAT_ABANDONED_AFTER_SECONDS", 1800))
 CHAT_WAIT_ALERT_SECONDS = int(os.environ.get("CHAT_WAIT_ALERT_SECONDS", 45))
+# R16: a follow-up email waits this long for more answers from the agent. Eager Celery
+# (the embedded default) has no delayed tasks, so there it goes at once.
+CHAT_FOLLOW_UP_BATCH_SECONDS = int(os.environ.get("CHAT_FOLLOW_UP_BATCH_SECONDS", 60 if REDIS_URL else 0))
 
 # --- Email --------------------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -173,6 +215,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "emails"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@example.com")
+# This server as people reach it, for links in emails (unsubscribe), which are read far from any request.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000")
 
 # --- Auth, i18n, static ------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -215,9 +259,20 @@ CHAT_IP_MESSAGES_PER_MINUTE = int(os.environ.get("CHAT_IP_MESSAGES_PER_MINUTE", 
 # One visitor opening chat after chat.
 CHAT_VISITOR_CONVERSATIONS_PER_MINUTE = int(os.environ.get("CHAT_VISITOR_CONVERSATIONS_PER_MINUTE", 3))
 
+# Log lines name their request, socket and conversation (config/logging.py): JSON lines
+# for production (LOG_FORMAT=json, the default with DEBUG off), readable text for `make run`.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+# One line per HTTP request (id, status, duration): the production access log. Debug runs
+# have Daphne's own access log on the terminal instead.
+LOG_REQUESTS = env_bool("LOG_REQUESTS", not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "config.logging.ContextFilter"}},
+    "formatters": {"structured": {"()": "config.logging.formatter", "fmt": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's default handler on "django" would print its lines a second time, unformatted,
+    # in debug runs; they reach the console handler through the root logger instead.
+    "loggers": {"django": {"handlers": [], "level": "INFO"}},
 }

@@ -5,11 +5,17 @@ from django.views.generic import RedirectView
 from rest_framework.renderers import JSONOpenAPIRenderer
 from rest_framework.schemas import get_schema_view
 
+from config import health
+
 urlpatterns = [
+    # Probes for load balancers and supervisors (docs/deploy.md): no login, no slash.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", RedirectView.as_view(pattern_name="chat:demo_shop"), name="home"),
     path("", include("chat.urls")),
     path("console/kb/", include("knowledgebase.console_urls")),
     path("console/", include("feedback.urls")),
+    path("console/", include("chat.supervision.urls")),
     path("console/", include("agents.urls")),
     path("help/", include("knowledgebase.urls")),
     path("api/help/", include("knowledgebase.api_urls")),
