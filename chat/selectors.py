@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta
 
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from agents.models import Agent
@@ -8,7 +8,7 @@ from agents.selectors import agent_team_ids, routed_team_ids, routing_filter_for
 
 from .availability import site_local_now
 from .errors import ChatError, ErrorCode
-from .models import Conversation, Message, Site, Trigger, TriggerFiring, Visitor
+from .models import Conversation, Message, Site, TrainingFlag, Trigger, TriggerFiring, Visitor
 
 SYNC_PAGE_SIZE = 500
 
@@ -122,3 +122,11 @@ def triggers_for_browser(*, site: Site, browser_id: str, at: datetime | None = N
             continue
         due.append(trigger)
     return due
+
+
+def training_flags_for_agent(*, user_id: int, limit: int = 50) -> list[TrainingFlag]:
+    """R23: the newest training flags on chats the agent owned or wrote in (a chat
+    transferred away still teaches the agent who began it)."""
+    wrote_in = Exists(Message.objects.filter(conversation=OuterRef("conversation"), author_id=user_id))
+    flags = TrainingFlag.objects.filter(Q(conversation__assigned_agent_id=user_id) | wrote_in)
+    return list(flags.select_related("conversation__visitor", "conversation__topic", "flagged_by__agent")[:limit])

@@ -1,7 +1,9 @@
-"""Supervisors' console pages: thin views over `chat.metrics` (supervisors only, else 403)."""
+"""Supervisors' console pages: thin views over `chat.metrics` (supervisors only, else 403),
+and the training list supervisors leave each agent."""
 
 import csv
 
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -10,7 +12,7 @@ from agents.selectors import agent_for_user
 
 from ..metrics import SILENCE_LIMIT_SECONDS, floor_snapshot, report
 from ..models import Conversation, TranscriptView
-from ..selectors import conversations_with_people
+from ..selectors import conversations_with_people, training_flags_for_agent
 from .access import supervisor_required
 from .forms import ReportFilterForm, default_scope
 from .reports import AGENT_COLUMNS, agent_rows, report_charts
@@ -60,6 +62,20 @@ def floor_chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
     # supervisor_required let only a logged-in user this far, never AnonymousUser.
     TranscriptView.objects.create(conversation=conversation, viewer=request.user)  # type: ignore[misc]
     return render(request, "chat/floor_chat.html", context)
+
+
+@login_required
+def training(request: HttpRequest) -> HttpResponse:
+    """R23: an agent's own chats that supervisors flagged for training, with their notes
+    and the transcript as the supervisor saw it."""
+    agent = agent_for_user(request.user)
+    if agent is None:
+        return render(request, "agents/not_an_agent.html", status=403)
+    flags = training_flags_for_agent(user_id=agent.user_id)
+    items = [{"flag": flag, "transcript": transcript_rows(flag.conversation)} for flag in flags]
+    return render(
+        request, "chat/training.html", {"agent": agent, "items": items, "limit_seconds": SILENCE_LIMIT_SECONDS}
+    )
 
 
 def _report_context(request: HttpRequest) -> dict:
