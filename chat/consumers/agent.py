@@ -1,4 +1,5 @@
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -74,8 +75,13 @@ class AgentConsumer(ProtocolConsumer):
 
     agent: Agent
     rate_factor = 4
+    # `?watch=1`: a supervisor's floor page. It listens and syncs, and its socket is no
+    # presence: a supervisor watching the floor must not be handed chats it cannot see.
+    watching = False
 
     def handlers(self) -> dict[str, Handler]:
+        if self.watching:
+            return {"sync": self.sync}
         return {
             "conversation.claim": self.conversation_claim,
             "message.send": self.message_send,
@@ -98,7 +104,14 @@ class AgentConsumer(ProtocolConsumer):
         if agent is None:
             await self.close()
             return
-        self.agent = await database_sync_to_async(agent_services.agent_connected)(agent=agent)
+        self.watching = parse_qs(self.scope.get("query_string", b"").decode()).get("watch") == ["1"]
+        if self.watching and not agent.is_supervisor:
+            await self.close()
+            return
+        if self.watching:
+            self.agent = agent
+        else:
+            self.agent = await database_sync_to_async(agent_services.agent_connected)(agent=agent)
         await self.accept()
         for group in _groups_of(agent):
             await self.join(group)

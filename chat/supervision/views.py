@@ -18,8 +18,9 @@ from .forms import ReportFilterForm, default_scope
 from .reports import AGENT_COLUMNS, agent_rows, report_charts
 from .transcript import transcript_rows
 
-# The agent socket the floor listens on: the supervisors group tells it what changed.
-SOCKET_PATH = "/ws/agent/"
+# The agent socket the floor listens on (the supervisors group tells it what changed),
+# watching only: it neither makes the supervisor present nor takes chats.
+SOCKET_PATH = "/ws/agent/?watch=1"
 
 
 @supervisor_required

@@ -40,12 +40,12 @@ async def session_cookie(agent: Agent) -> str:
     return client.cookies["sessionid"].value
 
 
-async def open_agent(agent: Agent) -> tuple[WebsocketCommunicator, dict]:
+async def open_agent(agent: Agent, path: str = "/ws/agent/") -> tuple[WebsocketCommunicator, dict]:
     """A logged-in agent socket; returns it with the welcome frame."""
     cookie = await session_cookie(agent)
     socket = WebsocketCommunicator(
         application,
-        "/ws/agent/",
+        path,
         headers=[(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())],
     )
     connected, _ = await socket.connect(TIMEOUT)  # the default 1 s is too short on a loaded CI machine

@@ -107,7 +107,7 @@ def test_floor_page_lists_open_chats_with_agent_and_timer(desk, as_supervisor):
     assert desk.agent.display_name in page
     conversation.refresh_from_db()
     assert f'class="timer" data-since="{conversation.waiting_since.isoformat()}' in page
-    assert 'data-socket-path="/ws/agent/"' in page
+    assert 'data-socket-path="/ws/agent/?watch=1"' in page
 
 
 def test_snapshot_json_is_the_floor_without_customer_words(desk, as_supervisor):
