@@ -1,7 +1,9 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+
+from chat.admin.actions import retry_action
 
 from .models import FeedbackItem, Mention, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .webhooks import webhook_retry
@@ -68,12 +70,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description="Retry")
-    def retry_delivery(self, request, queryset):  # type: ignore[no-untyped-def]
-        count = webhook_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
-        skipped = queryset.count() - count
-        self.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request, f"{skipped} delivery(ies) were not failed and were left alone.", messages.WARNING
-            )
+    retry_delivery = retry_action(
+        lambda ids: webhook_retry(delivery_ids=ids), noun="delivery(ies)", description="Retry"
+    )

@@ -7,6 +7,7 @@ missing, and fail instead under REQUIRE_SERVICES=1 (CI), so CI always runs them.
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -49,6 +50,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 
     for conn in connections.all():
         conn.settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Celery tasks run in-process at `.delay()` (even when REDIS_URL is set for the real-stack tests)."""
+    from config.celery import app as celery_app
+
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture(autouse=True)

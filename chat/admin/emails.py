@@ -1,9 +1,10 @@
 """Emails to visitors and the consent they rest on (R4, R16, R18)."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from ..emails import email_retry
 from ..models import ConsentRecord, OutboundEmail
+from .actions import retry_action
 
 
 @admin.register(ConsentRecord)
@@ -39,10 +40,4 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description="Retry sending")
-    def retry_sending(self, request, queryset):  # type: ignore[no-untyped-def]
-        count = email_retry(email_ids=list(queryset.values_list("pk", flat=True)))
-        skipped = queryset.count() - count
-        self.message_user(request, f"Queued {count} email(s) again.", messages.SUCCESS)
-        if skipped:
-            self.message_user(request, f"{skipped} email(s) were not failed and were left alone.", messages.WARNING)
+    retry_sending = retry_action(lambda ids: email_retry(email_ids=ids), noun="email(s)", description="Retry sending")

@@ -37,6 +37,31 @@ def new_message_id() -> str:
     return make_msgid(domain=sender_address().rpartition("@")[2] or "localhost")
 
 
+def owe_once(
+    *,
+    kind: str,
+    conversation: Conversation,
+    address: str,
+    subject: str,
+    send_after: datetime,
+    enqueued_at: datetime | None,
+) -> tuple[OutboundEmail, bool]:
+    """The conversation's one email of `kind`: the row owed already, or one made now (with
+    a new Message-ID) for `address`; True when made now. `enqueued_at` None leaves it to
+    the requeue sweep."""
+    return OutboundEmail.objects.get_or_create(
+        kind=kind,
+        conversation=conversation,
+        defaults={
+            "to_address": address,
+            "subject": one_line(subject),
+            "message_id_header": new_message_id(),
+            "send_after": send_after,
+            "enqueued_at": enqueued_at,
+        },
+    )
+
+
 def _enqueue(email_id: int, *, countdown: float = 0) -> None:
     """Hand the send to Celery; a broker that is down is logged and left to the sweep,
     never raised into the chat event that owes the email."""
@@ -65,16 +90,13 @@ def email_queue_transcript(*, conversation: Conversation) -> OutboundEmail | Non
     if not address:
         return None
     now = timezone.now()
-    email, created = OutboundEmail.objects.get_or_create(
+    email, created = owe_once(
         kind=OutboundEmail.Kind.TRANSCRIPT,
         conversation=conversation,
-        defaults={
-            "to_address": address,
-            "subject": one_line(f"Your chat with {conversation.site.name}"),
-            "message_id_header": new_message_id(),
-            "send_after": now,
-            "enqueued_at": now,
-        },
+        address=address,
+        subject=f"Your chat with {conversation.site.name}",
+        send_after=now,
+        enqueued_at=now,
     )
     if created:
         _send_on_commit(email)

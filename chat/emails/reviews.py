@@ -22,8 +22,7 @@ from django.utils import timezone
 
 from ..models import Conversation, OutboundEmail, Site
 from .consent import optional_mail_allowed
-from .queueing import new_message_id
-from .rendering import one_line
+from .queueing import owe_once
 
 REVIEW_REQUEST_INTERVAL = timedelta(days=30)
 
@@ -67,16 +66,13 @@ def email_queue_review_request(*, conversation: Conversation) -> OutboundEmail |
     address = conversation.visitor.email
     if review_request_refusal(conversation=conversation, address=address):
         return None
-    email, _ = OutboundEmail.objects.get_or_create(
+    email, _ = owe_once(
         kind=OutboundEmail.Kind.REVIEW_REQUEST,
         conversation=conversation,
-        defaults={
-            "to_address": address,
-            "subject": one_line(f"How did we do? A quick review for {site.name}"),
-            "message_id_header": new_message_id(),
-            # Now is the later of the end and the rating: the question is addressed.
-            "send_after": timezone.now() + timedelta(hours=site.review_delay_hours),
-            "enqueued_at": None,  # the requeue sweep queues it when it is due
-        },
+        address=address,
+        subject=f"How did we do? A quick review for {site.name}",
+        # Now is the later of the end and the rating: the question is addressed.
+        send_after=timezone.now() + timedelta(hours=site.review_delay_hours),
+        enqueued_at=None,  # the requeue sweep queues it when it is due
     )
     return email

@@ -29,6 +29,7 @@ collectstatic. Its output is printed at teardown, which pytest shows when a test
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -39,11 +40,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Expect, Locator, Page, sync_playwright
 
 from tests.servers import PROJECT_ROOT, daphne_nodes, delete_redis_keys
 
 SUBPROCESS_TIMEOUT = 120
+# Generous, for a loaded CI machine; a module-local `expect` leaves Playwright's global alone.
+TIMEOUT_MS = 20_000
+expect = Expect()
+expect.set_options(timeout=TIMEOUT_MS)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -194,3 +199,31 @@ def watch_errors(page: Page, errors: list[str]) -> Page:
     """Collect the page's uncaught JavaScript errors into `errors` (tests assert none)."""
     page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
     return page
+
+
+def ask_from_widget(page: Page, server_url: str, topic_slug: str, question: str) -> Locator:
+    """On the demo shop, open the widget, pick the topic and ask: returns the widget once the
+    question shows as sent (it has a seq)."""
+    page.goto(f"{server_url}/demo/")
+    widget = page.locator("#helpdesk-widget")  # Playwright's CSS pierces the open shadow root
+    widget.locator(".hd-bubble").click()
+    expect(widget.locator(f"select[name=topic] option[value={topic_slug}]")).to_have_count(1)
+    widget.locator("select[name=topic]").select_option(topic_slug)
+    widget.locator("textarea[name=body]").fill(question)
+    widget.locator("button.hd-send").click()
+    expect(widget.locator(".hd-messages .hd-msg--visitor[data-seq]")).to_contain_text(question)
+    return widget
+
+
+def log_in_to_console(context: BrowserContext, chat_server: ChatServer, password: str, errors: list[str]) -> Page:
+    """A new page of `context` on the console: sent to the login form, logged in as the seeded
+    agent, back on the console with its socket connected."""
+    console = watch_errors(context.new_page(), errors)
+    console.goto(f"{chat_server.url}/console/")
+    expect(console).to_have_url(re.compile(r"/accounts/login/"))
+    console.locator("input[name=username]").fill(chat_server.agent_email)
+    console.locator("input[name=password]").fill(password)
+    console.locator("button[type=submit]").click()
+    expect(console).to_have_url(re.compile(r"/console/$"))
+    expect(console.locator("#connection-status")).to_have_text("Connected")
+    return console

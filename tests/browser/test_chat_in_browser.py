@@ -9,9 +9,9 @@ data, created in the server's database once its port is known.
 import re
 
 import pytest
-from playwright.sync_api import Browser, Expect
+from playwright.sync_api import Browser
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, ask_from_widget, expect, log_in_to_console, watch_errors
 
 pytestmark = pytest.mark.browser
 
@@ -21,11 +21,6 @@ TOPIC_SLUG = "returns"
 TOPIC_NAME = "Returns"
 QUESTION = "Hello, the jacket I ordered is too small. Can I exchange it?"
 REPLY = "Hi! Yes, of course. Which size would you like instead?"
-
-# Generous, for a loaded CI machine; a module-local `expect` leaves Playwright's global alone.
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 def seed(origin: str) -> dict[str, str]:
@@ -52,24 +47,10 @@ def test_visitor_and_agent_chat_through_widget_and_console(browser: Browser, cha
     try:
         # Given a visitor on the shop who picks a topic and asks a question
         shop = watch_errors(visitor.new_page(), errors)
-        shop.goto(f"{chat_server.url}/demo/")
-        widget = shop.locator("#helpdesk-widget")  # Playwright's CSS pierces the open shadow root
-        widget.locator(".hd-bubble").click()
-        expect(widget.locator(f"select[name=topic] option[value={TOPIC_SLUG}]")).to_have_count(1)
-        widget.locator("select[name=topic]").select_option(TOPIC_SLUG)
-        widget.locator("textarea[name=body]").fill(QUESTION)
-        widget.locator("button.hd-send").click()
-        expect(widget.locator(".hd-messages .hd-msg--visitor[data-seq]")).to_contain_text(QUESTION)
+        widget = ask_from_widget(shop, chat_server.url, TOPIC_SLUG, QUESTION)
 
         # When an agent logs in, the chat waits in the queue with its R9 timer running
-        console = watch_errors(agent.new_page(), errors)
-        console.goto(f"{chat_server.url}/console/")
-        expect(console).to_have_url(re.compile(r"/accounts/login/"))
-        console.locator("input[name=username]").fill(chat_server.agent_email)
-        console.locator("input[name=password]").fill(AGENT_PASSWORD)
-        console.locator("button[type=submit]").click()
-        expect(console).to_have_url(re.compile(r"/console/$"))
-        expect(console.locator("#connection-status")).to_have_text("Connected")
+        console = log_in_to_console(agent, chat_server, AGENT_PASSWORD, errors)
 
         queued = console.locator("#queue li[data-conversation-id]")
         expect(queued).to_have_count(1)

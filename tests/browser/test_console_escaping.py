@@ -14,9 +14,9 @@ Screenshots go to test-results/console_escaping/ (git-ignored).
 import shutil
 
 import pytest
-from playwright.sync_api import Browser, Expect
+from playwright.sync_api import Browser
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, expect, log_in_to_console, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -31,9 +31,6 @@ OLDER_PAGE = {"url": "https://shop.example.com/mugs", "title": "Mugs", "at": "20
 NEWER_PAGE = {"url": "https://shop.example.com/basket?x=1", "title": MARKUP, "at": "2026-11-25T10:05:00Z"}
 
 SCREENSHOTS = PROJECT_ROOT / "test-results" / "console_escaping"
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 # A visitor client in the page: each step sends a frame and waits for the answer it names.
 VISITOR_SCRIPT = """async ({siteKey, pages, first, second}) => {
@@ -113,12 +110,7 @@ def test_console_shows_server_strings_as_text_never_as_html(browser: Browser, ch
         assert chat_server.call(rate_ended_chats, 4) == 1
 
         # When the agent logs in, the queue shows the waiting message as text, marked as left offline
-        console = watch_errors(agent.new_page(), errors)
-        console.goto(f"{chat_server.url}/console/")
-        console.locator("input[name=username]").fill(chat_server.agent_email)
-        console.locator("input[name=password]").fill(AGENT_PASSWORD)
-        console.locator("button[type=submit]").click()
-        expect(console.locator("#connection-status")).to_have_text("Connected")
+        console = log_in_to_console(agent, chat_server, AGENT_PASSWORD, errors)
         expect(console.locator("#follow-ups-link")).to_have_attribute("href", "/console/follow-ups/")
         queued = console.locator("#queue li[data-conversation-id]")
         expect(queued).to_have_count(1)

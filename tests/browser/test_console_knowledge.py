@@ -16,9 +16,9 @@ import re
 import shutil
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Expect, Page
+from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, ask_from_widget, expect, log_in_to_console, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -35,9 +35,6 @@ EXISTING_ITEM = "Printable return labels in the parcel"
 FEEDBACK_SUMMARY = "Return labels by email"
 
 SCREENSHOTS = PROJECT_ROOT / "test-results" / "console_knowledge"
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 def seed(origin: str) -> dict[str, object]:
@@ -143,16 +140,6 @@ class Shots:
         page.screenshot(path=SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{name}.png")
 
 
-def _log_in(context: BrowserContext, chat_server: ChatServer, errors: list[str]) -> Page:
-    console = watch_errors(context.new_page(), errors)
-    console.goto(f"{chat_server.url}/console/")
-    console.locator("input[name=username]").fill(chat_server.agent_email)
-    console.locator("input[name=password]").fill(AGENT_PASSWORD)
-    console.locator("button[type=submit]").click()
-    expect(console.locator("#connection-status")).to_have_text("Connected")
-    return console
-
-
 def test_suggested_article_link_and_feedback_from_a_chat(browser: Browser, chat_server: ChatServer) -> None:
     errors: list[str] = []
     shot = Shots("a", clear=True)
@@ -163,17 +150,10 @@ def test_suggested_article_link_and_feedback_from_a_chat(browser: Browser, chat_
     try:
         # Given a prospect who asks from the widget how to return a mug
         shop = watch_errors(visitor.new_page(), errors)
-        shop.goto(f"{chat_server.url}/demo/")
-        widget = shop.locator("#helpdesk-widget")
-        widget.locator(".hd-bubble").click()
-        expect(widget.locator(f"select[name=topic] option[value={TOPIC_SLUG}]")).to_have_count(1)
-        widget.locator("select[name=topic]").select_option(TOPIC_SLUG)
-        widget.locator("textarea[name=body]").fill(QUESTION)
-        widget.locator("button.hd-send").click()
-        expect(widget.locator(".hd-msg--visitor[data-seq]")).to_contain_text(QUESTION)
+        widget = ask_from_widget(shop, chat_server.url, TOPIC_SLUG, QUESTION)
 
         # When the agent claims the chat
-        console = _log_in(agent, chat_server, errors)
+        console = log_in_to_console(agent, chat_server, AGENT_PASSWORD, errors)
         queued = console.locator("#queue li[data-conversation-id]")
         expect(queued).to_contain_text(QUESTION)
         queued.locator("button.claim").click()
@@ -263,7 +243,7 @@ def test_draft_article_from_picked_answers(browser: Browser, chat_server: ChatSe
     agent = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         # Given the agent's chat with an answer in it
-        console = _log_in(agent, chat_server, errors)
+        console = log_in_to_console(agent, chat_server, AGENT_PASSWORD, errors)
         chat = console.locator(f"#chats li[data-conversation-id='{conversation_id}']")
         chat.click()
         answer = console.locator("#transcript .msg--agent[data-seq]")

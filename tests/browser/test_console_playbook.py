@@ -16,9 +16,9 @@ import re
 import shutil
 
 import pytest
-from playwright.sync_api import Browser, Expect, Page
+from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, ask_from_widget, expect, log_in_to_console, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -42,9 +42,6 @@ NOTE = "Customer unsure about sizing; check the XL stock before promising a date
 COLD = "Sure"
 
 SCREENSHOTS = PROJECT_ROOT / "test-results" / "console_playbook"
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 def seed(origin: str) -> dict[str, object]:
@@ -104,23 +101,11 @@ def test_agent_follows_the_playbook_from_the_composer(browser: Browser, chat_ser
     try:
         # Given a visitor who asks from the widget, and whose name becomes known
         shop = watch_errors(visitor.new_page(), errors)
-        shop.goto(f"{chat_server.url}/demo/")
-        widget = shop.locator("#helpdesk-widget")
-        widget.locator(".hd-bubble").click()
-        expect(widget.locator(f"select[name=topic] option[value={TOPIC_SLUG}]")).to_have_count(1)
-        widget.locator("select[name=topic]").select_option(TOPIC_SLUG)
-        widget.locator("textarea[name=body]").fill(QUESTION)
-        widget.locator("button.hd-send").click()
-        expect(widget.locator(".hd-msg--visitor[data-seq]")).to_contain_text(QUESTION)
+        widget = ask_from_widget(shop, chat_server.url, TOPIC_SLUG, QUESTION)
         assert chat_server.call(name_visitor, VISITOR_NAME) == 1
 
         # When the agent logs in, the queue shows who is asking: a prospect, by name (R22)
-        console = watch_errors(agent.new_page(), errors)
-        console.goto(f"{chat_server.url}/console/")
-        console.locator("input[name=username]").fill(chat_server.agent_email)
-        console.locator("input[name=password]").fill(AGENT_PASSWORD)
-        console.locator("button[type=submit]").click()
-        expect(console.locator("#connection-status")).to_have_text("Connected")
+        console = log_in_to_console(agent, chat_server, AGENT_PASSWORD, errors)
         expect(console.locator("#agent-status")).to_have_value("online")
         queued = console.locator("#queue li[data-conversation-id]")
         expect(queued).to_contain_text(QUESTION)

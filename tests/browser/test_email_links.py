@@ -3,19 +3,15 @@ the chat (R16) opens the widget on the same conversation with the answer in it, 
 unsubscribe link works with JavaScript turned off (R4)."""
 
 import pytest
-from playwright.sync_api import Browser, Expect
+from playwright.sync_api import Browser
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, ask_from_widget, expect, watch_errors
 
 pytestmark = pytest.mark.browser
 
 TOPIC_SLUG = "returns"
 QUESTION = "Do you ship to Iceland?"
 ANSWER = "Checked with the courier: yes, in 5 working days."
-
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 def seed(origin: str) -> dict[str, str]:
@@ -68,14 +64,7 @@ def test_the_follow_up_emails_links_lead_back_to_the_chat_and_unsubscribe_withou
     try:
         # Given a visitor who asked a question nobody could answer at once
         shop = watch_errors(visitor.new_page(), errors)
-        shop.goto(f"{chat_server.url}/demo/")
-        widget = shop.locator("#helpdesk-widget")
-        widget.locator(".hd-bubble").click()
-        expect(widget.locator(f"select[name=topic] option[value={TOPIC_SLUG}]")).to_have_count(1)
-        widget.locator("select[name=topic]").select_option(TOPIC_SLUG)
-        widget.locator("textarea[name=body]").fill(QUESTION)
-        widget.locator("button.hd-send").click()
-        expect(widget.locator(".hd-messages .hd-msg--visitor[data-seq]")).to_contain_text(QUESTION)
+        widget = ask_from_widget(shop, chat_server.url, TOPIC_SLUG, QUESTION)
         shop.close()
 
         # When the answer comes later, by email

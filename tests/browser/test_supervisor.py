@@ -13,9 +13,9 @@ import re
 import shutil
 
 import pytest
-from playwright.sync_api import Browser, Expect, Page
+from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, ask_from_widget, expect, watch_errors
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -27,9 +27,6 @@ QUESTION = "Hello, my parcel says delivered but it is not here. What can I do?"
 TRAINING_NOTE = "Good recovery after a long pause: show in Monday's training."
 SCREENSHOTS = PROJECT_ROOT / "test-results" / "supervisor"
 TIMER = re.compile(r"^\d+ s$|^\d+ min")
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 def seed(origin: str) -> dict[str, object]:
@@ -210,14 +207,7 @@ def test_supervisor_reviews_flags_reads_charts_and_watches_the_floor(browser: Br
 
         # A visitor starts a chat on the shop: the floor shows it without a reload
         shop = watch_errors(shopper.new_page(), errors)
-        shop.goto(f"{chat_server.url}/demo/")
-        widget = shop.locator("#helpdesk-widget")
-        widget.locator(".hd-bubble").click()
-        expect(widget.locator(f"select[name=topic] option[value={TOPIC_SLUG}]")).to_have_count(1)
-        widget.locator("select[name=topic]").select_option(TOPIC_SLUG)
-        widget.locator("textarea[name=body]").fill(QUESTION)
-        widget.locator("button.hd-send").click()
-        expect(widget.locator(".hd-msg--visitor[data-seq]")).to_contain_text(QUESTION)
+        widget = ask_from_widget(shop, chat_server.url, TOPIC_SLUG, QUESTION)
 
         row = page.locator("#floor-chats tbody tr")
         expect(row).to_have_count(1)

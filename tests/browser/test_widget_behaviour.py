@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Expect, Locator, Page
+from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
-from tests.browser.conftest import ChatServer
+from tests.browser.conftest import TIMEOUT_MS, ChatServer, expect
 from tests.servers import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
@@ -26,10 +26,6 @@ AGENT_NAME = "Alex Agent"
 AGENT_PASSWORD = "browser-test-pass-2026"
 REPLY = "Hi! Yes, of course. Which size would you like instead?"
 SHOTS = PROJECT_ROOT / "test-results" / "widget"
-
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 # --- Data, in the server's database (run through ChatServer.call) -------------------------------

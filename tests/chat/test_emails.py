@@ -36,17 +36,13 @@ class FlakyBackend(LocmemBackend):
 
 
 @pytest.fixture(autouse=True)
-def in_process_mail(settings):
-    # Even when REDIS_URL is set for the real-stack tests, these run the task in-process.
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+def in_process_mail(settings, eager_tasks):
     settings.EMAIL_BACKEND = "tests.chat.test_emails.FlakyBackend"
     settings.DEFAULT_FROM_EMAIL = "help@shop.example.com"
     settings.CHAT_FOLLOW_UP_BATCH_SECONDS = 0  # eager tasks have no countdown
     FlakyBackend.failures = []
     yield
     FlakyBackend.failures = []
-    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture

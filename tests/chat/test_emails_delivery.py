@@ -28,15 +28,11 @@ START = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def in_process_mail(settings):
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+def in_process_mail(settings, eager_tasks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.DEFAULT_FROM_EMAIL = "Helpdesk <help@helpdesk.example.net>"
     settings.PUBLIC_URL = "https://chat.example.com"
     settings.CHAT_FOLLOW_UP_BATCH_SECONDS = 0
-    yield
-    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from django.urls import reverse
 from chat import services
 from chat.emails import emails_requeue, optional_mail_allowed, unsubscribe_url
 from chat.models import ConsentRecord, Conversation, OutboundEmail
-from config.celery import app as celery_app
 
 from .factories import make_conversation
 
@@ -24,14 +23,10 @@ REVIEW_PAGE = "https://reviews.example.com/shop"
 
 
 @pytest.fixture(autouse=True)
-def in_process_mail(settings):
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+def in_process_mail(settings, eager_tasks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.DEFAULT_FROM_EMAIL = "help@shop.example.com"
     settings.PUBLIC_URL = "https://chat.example.com"
-    yield
-    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture

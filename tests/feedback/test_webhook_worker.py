@@ -4,11 +4,6 @@ their exponential backoff (10 s, then 20 s, each with full jitter) counted down 
 worker, not run at once in-process as in tests/feedback/test_webhooks.py.
 """
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
-
 import pytest
 from django.db import connection, transaction
 
@@ -19,25 +14,14 @@ from feedback.tasks import deliver_webhook
 
 from ..agents.factories import make_agent, make_team
 from ..chat.factories import make_conversation, make_site, make_topic
-from ..realstack.test_email_worker import celery_worker
 from ..servers import database_url, node_environment
+from ..workers import celery_worker, wait_for
 from .test_webhooks import Receiver, receiver  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
 
 # Two backoffs of at most 10 s and 20 s, plus the worker's start, on a busy machine.
 WAIT = 90.0
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T], what: str, log: Path) -> T:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"Waited {WAIT:.0f} s for {what}.\n{log.read_text(errors='replace')}")
 
 
 def test_a_real_worker_retries_a_failing_receiver_then_never_sends_the_delivery_again(
@@ -71,10 +55,13 @@ def test_a_real_worker_retries_a_failing_receiver_then_never_sends_the_delivery_
             lambda: WebhookDelivery.objects.filter(state=WebhookDelivery.State.DELIVERED).first(),
             "the delivery to be acknowledged",
             log,
+            timeout=WAIT,
         )
         # when the task runs once more for the acknowledged delivery
         deliver_webhook.delay(delivery.pk)
-        wait_for(lambda: log.read_text(errors="replace").count("succeeded in") >= 2, "the second task", log)
+        wait_for(
+            lambda: log.read_text(errors="replace").count("succeeded in") >= 2, "the second task", log, timeout=WAIT
+        )
 
     # then the server got three identical, signed POSTs and nothing after the 200
     assert len(receiver.requests) == 3

@@ -29,6 +29,8 @@ from feedback.webhooks import WebhookRetryableError, webhook_deliver
 from ..chat.factories import make_conversation, make_visitor
 from ..servers import free_port
 
+pytestmark = pytest.mark.usefixtures("eager_tasks")
+
 
 @dataclass
 class Received:
@@ -82,14 +84,6 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
     server.server_close()
     thread.join(5)
-
-
-@pytest.fixture(autouse=True)
-def in_process_tasks():
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
 
 
 @pytest.fixture

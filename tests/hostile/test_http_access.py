@@ -124,31 +124,29 @@ def ask(client: Client, method: str, route: Route):
     return client.post(route.url, data="{}", content_type="application/json")
 
 
+def protected_routes_letting_in(client: Client) -> dict[tuple[str, str], str]:
+    """(method, url) -> what was wrong, for every protected route that did not refuse `client`."""
+    return {
+        (method, route.url): problem
+        for route in PROTECTED
+        for method in ("get", "post")
+        if (problem := refusal_problem(ask(client, method, route)))
+    }
+
+
 # One test per actor over every route (a table, not hundreds of database set-ups); the
 # failure lists every route that let the actor in.
 
 
 def test_anonymous_gets_no_protected_page(secrets_stored):
     client = Client()
-    problems = {
-        (method, route.url): problem
-        for route in PROTECTED
-        for method in ("get", "post")
-        if (problem := refusal_problem(ask(client, method, route)))
-    }
-    assert problems == {}
+    assert protected_routes_letting_in(client) == {}
 
 
 def test_user_without_agent_profile_gets_no_protected_page(secrets_stored):
     client = Client()
     client.force_login(get_user_model().objects.create(username="customer@example.com"))
-    problems = {
-        (method, route.url): problem
-        for route in PROTECTED
-        for method in ("get", "post")
-        if (problem := refusal_problem(ask(client, method, route)))
-    }
-    assert problems == {}
+    assert protected_routes_letting_in(client) == {}
 
 
 def test_every_post_needs_a_csrf_token(agent):

@@ -36,6 +36,23 @@ async def stored_client_ids(conversation_id: int) -> set[str]:
     return set(await sync_to_async(list)(rows))
 
 
+def flood_outcome(answers: list[dict]) -> tuple[list[dict], set[str]]:
+    """The flooder's answers: (the refusals, the acked client ids). Every frame was answered,
+    each refusal a rate limit, and some were refused."""
+    refused = [a for a in answers if a["type"] == "error"]
+    acked = {a["client_id"] for a in answers if a["type"] == "message.ack"}
+    assert refused and {a["code"] for a in refused} == {"rate_limited"}
+    assert len(refused) + len(acked) == FLOOD_FRAMES
+    return refused, acked
+
+
+def assert_neighbour_carried_on(acks: list[dict], delivered: list[str]) -> None:
+    """Every message of the neighbour acked in order, and delivered to the agent in order."""
+    sent = [f"n-{n}" for n in range(1, NEIGHBOUR_MESSAGES + 1)]
+    assert [(a["type"], a["client_id"]) for a in acks] == [("message.ack", client_id) for client_id in sent]
+    assert delivered == sent
+
+
 async def test_a_flooding_visitor_is_limited_while_another_chat_carries_on(desk):
     flooder, _ = await open_visitor(desk.site, client_ip="203.0.113.66")
     flood_chat = (await start_and_send(flooder, "First", "f-0"))["conversation_id"]
@@ -83,19 +100,13 @@ async def test_a_flooding_visitor_is_limited_while_another_chat_carries_on(desk)
     flood_answers, neighbour_acks, delivered = await asyncio.gather(flood(), chat(), agent_sees())
 
     # The flooder: every frame answered, limited with a retry time, exactly the acked ones stored.
-    refused = [a for a in flood_answers if a["type"] == "error"]
-    acked = {a["client_id"] for a in flood_answers if a["type"] == "message.ack"}
-    assert refused and {a["code"] for a in refused} == {"rate_limited"}
+    refused, acked = flood_outcome(flood_answers)
     assert all(a["retry_after"] > 0 for a in refused)
     assert {a["ref"] for a in refused}.isdisjoint(acked)
-    assert len(refused) + len(acked) == FLOOD_FRAMES
     assert await stored_client_ids(flood_chat) == acked | {"f-0"}
     # The neighbour: everything acked in order, stored once, delivered to the agent in order.
-    assert [(a["type"], a["client_id"]) for a in neighbour_acks] == [
-        ("message.ack", f"n-{n}") for n in range(1, NEIGHBOUR_MESSAGES + 1)
-    ]
+    assert_neighbour_carried_on(neighbour_acks, delivered)
     assert [a["seq"] for a in neighbour_acks] == sorted({a["seq"] for a in neighbour_acks})
-    assert delivered == [f"n-{n}" for n in range(1, NEIGHBOUR_MESSAGES + 1)]
     assert await stored_client_ids(neighbour_chat) == {f"n-{n}" for n in range(NEIGHBOUR_MESSAGES + 1)}
     for socket in (flooder, neighbour, agent):
         await socket.disconnect()
@@ -176,15 +187,9 @@ async def test_a_flood_through_one_node_leaves_a_chat_through_the_other_intact(d
 
         flood_answers, neighbour_acks, delivered = await asyncio.gather(flood(), chat(), agent_sees())
 
-    refused = [a for a in flood_answers if a["type"] == "error"]
-    acked = {a["client_id"] for a in flood_answers if a["type"] == "message.ack"}
-    assert refused and {a["code"] for a in refused} == {"rate_limited"}
-    assert len(refused) + len(acked) == FLOOD_FRAMES
+    _, acked = flood_outcome(flood_answers)
     assert await stored_client_ids(flood_chat) == acked
-    assert [(a["type"], a["client_id"]) for a in neighbour_acks] == [
-        ("message.ack", f"n-{n}") for n in range(1, NEIGHBOUR_MESSAGES + 1)
-    ]
-    assert delivered == [f"n-{n}" for n in range(1, NEIGHBOUR_MESSAGES + 1)]
+    assert_neighbour_carried_on(neighbour_acks, delivered)
     assert await stored_client_ids(neighbour_chat) == {f"n-{n}" for n in range(1, NEIGHBOUR_MESSAGES + 1)}
 
 

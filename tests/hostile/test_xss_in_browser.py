@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Expect, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.browser.conftest import ChatServer, watch_errors
+from tests.browser.conftest import ChatServer, expect, watch_errors
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 20_000
-expect = Expect()
-expect.set_options(timeout=TIMEOUT_MS)
 AGENT_PASSWORD = "xss-browser-pass-2026"
 # Short enough for the 100-character name fields; each vector sets window.__xss if it runs.
 PAYLOAD = '<img src=x onerror=__xss=1><script>__xss=2</script>"><svg onload=__xss=3>'

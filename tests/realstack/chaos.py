@@ -3,7 +3,8 @@ steady exchange from both sides, and the final check against PostgreSQL (R7, R24
 
 import asyncio
 import itertools
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from chat.models import Message
@@ -26,6 +27,7 @@ from .clients import (
 )
 
 SETTLE_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 30.0
 # A client learns of a lost last event only from the next one: the chat goes on with a
 # short closing message until every client is complete, at most this many times.
 CLOSING_MESSAGES = 6
@@ -79,6 +81,33 @@ async def open_chat(world: World, visitor_node: Node, agent_node: Node) -> ChatU
         await console.send({"type": "conversation.claim", "conversation_id": conversation_id})
         await recv_until(console, "conversation.updated", where=conversation_is(conversation_id, "active"))
     return ChatUnderTest(conversation_id=conversation_id, token=token, agent=agent)
+
+
+async def all_connected(chat: ChatUnderTest) -> None:
+    await wait_for(
+        lambda: all(c.connected for c in chat.clients), "every client connected", CONNECT_TIMEOUT, chat.describe
+    )
+
+
+@asynccontextmanager
+async def chat_in_two_tabs_each(
+    world: World, node_a: Node, node_b: Node, *, agent_first: Node
+) -> AsyncIterator[tuple[ChatUnderTest, ChatClient, ChatClient]]:
+    """`open_chat` with the visitor on node A and the agent claiming on node B, then the
+    clients under test, all connected: the visitor's (first on A, a second tab first on B)
+    and the agent's (first on `agent_first`, a second tab first on the other node).
+    Yields (chat, visitor, agent); every client is stopped on exit."""
+    chat = await open_chat(world, visitor_node=node_a, agent_node=node_b)
+    try:
+        visitor = chat.visitor(f"visitor@{node_a.name}", [node_a, node_b], world.site.key)
+        chat.visitor(f"visitor-tab2@{node_b.name}", [node_b, node_a], world.site.key)
+        agent_nodes = [node_a, node_b] if agent_first is node_a else [node_b, node_a]
+        agent = chat.console(f"agent@{agent_nodes[0].name}", agent_nodes)
+        chat.console(f"agent-tab2@{agent_nodes[1].name}", agent_nodes[::-1])
+        await all_connected(chat)
+        yield chat, visitor, agent
+    finally:
+        await chat.stop()
 
 
 async def exchange(chat: ChatUnderTest, senders: list[ChatClient], count: int, pause: float) -> None:

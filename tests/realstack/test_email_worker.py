@@ -9,14 +9,9 @@ killed worker's task handed on after seconds instead of an hour.
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -30,13 +25,10 @@ from config.celery import app as celery_app
 from ..agents.factories import make_agent, make_team
 from ..chat.factories import make_conversation, make_site, make_topic
 from ..mailserver import Mailbox, smtp_server
-from ..servers import PROJECT_ROOT, database_url, node_environment
+from ..servers import database_url, node_environment
+from ..workers import WAIT, celery_worker, wait_for
 
 pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
-
-CELERY = Path(sys.executable).parent / "celery"
-WAIT = 30.0
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -62,40 +54,6 @@ def worker_env(postgres, redis_url, mailbox) -> dict[str, str]:
         }
     )
     return env
-
-
-@contextmanager
-def celery_worker(name: str, env: dict[str, str], log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker process, ready to consume; terminated (or killed) on exit."""
-    log_path = log_dir / f"worker-{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(CELERY), "-A", "config", "worker", "--pool=solo", "--concurrency=1", "-l", "info",
-             "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        wait_for(lambda: " ready." in log_path.read_text(errors="replace"), f"worker {name} to start", log_path)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def wait_for(check: Callable[[], T], what: str, *logs: Path) -> T:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    output = "\n".join(f"--- {log.name} ---\n{log.read_text(errors='replace')}" for log in logs if log.exists())
-    pytest.fail(f"Waited {WAIT:.0f} s for {what}.\n{output}")
 
 
 def chat_wanting_transcript() -> Conversation:

@@ -15,7 +15,7 @@ from django.db import connection
 
 from tests.servers import database_url, kill, redis_server
 
-from .chaos import ChatUnderTest, assert_nothing_lost, exchange, open_chat, settle
+from .chaos import ChatUnderTest, assert_nothing_lost, chat_in_two_tabs_each, exchange, settle
 from .clients import Frame, World, wait_for
 from .conftest import started_nodes
 from .proxy import TcpProxy
@@ -26,13 +26,6 @@ pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
 NO_RATE_LIMIT = {"CHAT_RATE_BURST": "100000", "CHAT_RATE_PER_SECOND": "100000"}
 # Each process checks every second that Redis still holds its groups (layer_watch).
 REDIS_CHECKS = {"CHANNEL_LAYER_CHECK_SECONDS": "1", **NO_RATE_LIMIT}
-CONNECT_TIMEOUT = 30.0
-
-
-async def all_connected(chat: ChatUnderTest) -> None:
-    await wait_for(
-        lambda: all(c.connected for c in chat.clients), "every client connected", CONNECT_TIMEOUT, chat.describe
-    )
 
 
 async def test_flood_over_a_tiny_channel_capacity_loses_nothing(
@@ -41,19 +34,11 @@ async def test_flood_over_a_tiny_channel_capacity_loses_nothing(
     # Capacity 2: channels_redis drops every group message to a channel already holding two.
     extra = {"CHANNEL_CAPACITY": "2", **NO_RATE_LIMIT}
     with started_nodes(request, ["A", "B"], redis_url=redis_url, extra=extra) as (node_a, node_b):
-        chat = await open_chat(world, visitor_node=node_a, agent_node=node_b)
-        try:
-            visitor = chat.visitor("visitor", [node_a, node_b], world.site.key)
-            chat.visitor("visitor-tab2", [node_b, node_a], world.site.key)
-            agent = chat.console("agent", [node_b, node_a])
-            chat.console("agent-tab2", [node_a, node_b])
-            await all_connected(chat)
+        async with chat_in_two_tabs_each(world, node_a, node_b, agent_first=node_b) as (chat, visitor, agent):
             await wait_for(lambda: all(c.last_seq == 2 for c in chat.clients), "the start synced", 30.0, chat.describe)
 
             await exchange(chat, [visitor, agent], count=60, pause=0)
             rows = await settle(chat, closing_sender=visitor)
-        finally:
-            await chat.stop()
 
     assert_nothing_lost(chat, rows)
     last = rows[-1][0]
@@ -68,21 +53,12 @@ async def test_kill_9_of_a_node_mid_chat_loses_nothing(
     request: pytest.FixtureRequest, redis_url: str, world: World
 ) -> None:
     with started_nodes(request, ["A", "B"], redis_url=redis_url, extra=NO_RATE_LIMIT) as (node_a, node_b):
-        chat = await open_chat(world, visitor_node=node_a, agent_node=node_b)
-        try:
-            visitor = chat.visitor("visitor@A", [node_a, node_b], world.site.key)
-            chat.visitor("visitor-tab2@B", [node_b, node_a], world.site.key)
-            agent = chat.console("agent@A", [node_a, node_b])
-            chat.console("agent-tab2@B", [node_b, node_a])
-            await all_connected(chat)
-
+        async with chat_in_two_tabs_each(world, node_a, node_b, agent_first=node_a) as (chat, visitor, agent):
             talk = asyncio.create_task(exchange(chat, [visitor, agent], count=40, pause=0.05))
             await wait_for(lambda: len(visitor.acked) >= 10, "ten acks before the kill", 30.0, chat.describe)
             kill(node_a)
             await talk
             rows = await settle(chat, closing_sender=visitor)
-        finally:
-            await chat.stop()
 
     assert_nothing_lost(chat, rows)
     for client in (visitor, agent):
@@ -103,14 +79,7 @@ async def test_redis_restart_mid_chat_loses_nothing(
             node_b,
         ),
     ):
-        chat = await open_chat(world, visitor_node=node_a, agent_node=node_b)
-        try:
-            visitor = chat.visitor("visitor@A", [node_a, node_b], world.site.key)
-            chat.visitor("visitor-tab2@B", [node_b, node_a], world.site.key)
-            agent = chat.console("agent@B", [node_b, node_a])
-            chat.console("agent-tab2@A", [node_a, node_b])
-            await all_connected(chat)
-
+        async with chat_in_two_tabs_each(world, node_a, node_b, agent_first=node_b) as (chat, visitor, agent):
             talk = asyncio.create_task(exchange(chat, [visitor, agent], count=40, pause=0.1))
             await wait_for(lambda: len(visitor.acked) >= 5, "five acks before the outage", 30.0, chat.describe)
             redis.kill()
@@ -125,8 +94,6 @@ async def test_redis_restart_mid_chat_loses_nothing(
             redis.start()  # empty: the channel layer's groups are gone with it
             await talk
             rows = await settle(chat, closing_sender=visitor)
-        finally:
-            await chat.stop()
 
     assert_nothing_lost(chat, rows)
     assert during_outage >= 10
@@ -156,14 +123,7 @@ async def test_postgresql_unavailable_for_a_moment_loses_nothing(
             node_a,
             node_b,
         ):
-            chat = await open_chat(world, visitor_node=node_a, agent_node=node_b)
-            try:
-                visitor = chat.visitor("visitor@A", [node_a, node_b], world.site.key)
-                chat.visitor("visitor-tab2@B", [node_b, node_a], world.site.key)
-                agent = chat.console("agent@B", [node_b, node_a])
-                chat.console("agent-tab2@A", [node_a, node_b])
-                await all_connected(chat)
-
+            async with chat_in_two_tabs_each(world, node_a, node_b, agent_first=node_b) as (chat, visitor, agent):
                 talk = asyncio.create_task(exchange(chat, [visitor, agent], count=30, pause=0.1))
                 await wait_for(lambda: len(visitor.acked) >= 5, "five acks before the cut", 30.0, chat.describe)
                 proxy.cut()
@@ -171,8 +131,6 @@ async def test_postgresql_unavailable_for_a_moment_loses_nothing(
                 proxy.restore()
                 await talk
                 rows = await settle(chat, closing_sender=visitor)
-            finally:
-                await chat.stop()
             # Recovered without a restart: the same processes serve on.
             assert node_a.process.poll() is None and node_b.process.poll() is None
     finally:
