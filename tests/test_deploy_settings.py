@@ -20,6 +20,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "DJANGO_ALLOWED_HOSTS": "chat.example.com",
     "DJANGO_CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
+    "PUBLIC_URL": "https://chat.example.com",
     "DATABASE_URL": "postgres://helpdesk@db.internal:5432/helpdesk",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "DJANGO_SECURE_HSTS_SECONDS": "31536000",
