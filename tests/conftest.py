@@ -64,6 +64,19 @@ def eager_tasks() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    # channels_redis binds its receive lock to the event loop that first waits on it, and
+    # every async test runs on a loop of its own: a test that ends while one of its
+    # consumers still waits would hand the next test a lock held in a dead loop. A server
+    # process has one loop for its life; here each test gets its own layer instead.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def fresh_rate_limit_counters(settings) -> None:
     # The per-IP counters live in the cache; every test starts with its own, empty one.
     settings.CACHES = {
