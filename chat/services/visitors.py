@@ -61,7 +61,8 @@ def _visitor_identify(*, site: Site, token: str | None, identity: Identity | Non
     known = Visitor.objects.filter(site=site, token_hash=token_hash(token)).first() if token else None
     if identity is not None:
         expected = identity_signature(site=site, external_id=identity.external_id)
-        if hmac.compare_digest(expected, identity.signature):
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a forger may send.
+        if hmac.compare_digest(expected.encode(), identity.signature.encode()):
             return _customer_identify(site=site, known=known, token=token, identity=identity)
         logger.warning("Rejected a customer identity with a bad signature on site %s", site.pk)
     if known is not None and token is not None:

@@ -37,6 +37,15 @@ def test_bad_signature_leaves_the_visitor_anonymous(db):
     assert not visitor.is_customer and visitor.external_id == ""
 
 
+def test_a_signature_with_non_ascii_characters_is_just_a_bad_signature(db):
+    site = make_site()
+    forged = services.Identity(external_id="cust-42", signature="é" * 64)
+
+    visitor, _ = services.visitor_identify(site=site, token=None, identity=forged)
+
+    assert not visitor.is_customer
+
+
 def test_anonymous_visitor_who_logs_in_keeps_its_chat(db):
     site = make_site()
     anonymous, token = services.visitor_identify(site=site, token=None)
