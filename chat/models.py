@@ -2,7 +2,7 @@ import secrets
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -14,6 +14,12 @@ def new_site_key() -> str:
 
 def new_identity_secret() -> str:
     return secrets.token_hex(32)
+
+
+# Formats browsers show without running anything; SVG and HTML are left out on purpose.
+DEFAULT_ATTACHMENT_TYPES = "\n".join(
+    ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "text/csv"]
+)
 
 
 class Site(models.Model):
@@ -49,6 +55,25 @@ class Site(models.Model):
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(5)],
         help_text="R19: the lowest rating (1-5) that counts as good.",
+    )
+    # Files in chats: both sides may send what this allows; anything else is refused.
+    attachment_max_bytes = models.PositiveIntegerField(
+        default=10 * 1024 * 1024, help_text="The largest file a visitor or agent may send, in bytes; 0 refuses files."
+    )
+    attachment_types = models.TextField(
+        default=DEFAULT_ATTACHMENT_TYPES,
+        help_text="Content types allowed in chats, one per line (e.g. image/png, application/pdf).",
+    )
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text="The widget's and emails' language. Empty: each visitor's browser language.",
+    )
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Conversations ended longer ago than this are anonymised. Empty: kept until erased.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -179,8 +204,12 @@ class Visitor(models.Model):
     # The last pages the visitor opened on the site, as the widget reports them, newest
     # last: [{"url", "title", "at"}]. Kept short; the agent sees where the question came from.
     recent_pages = models.JSONField(default=list, blank=True)
+    # The browser's language when the visitor last said hello: emails are written in it.
+    language = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+    # Set when the visitor's personal data was erased (R4): the row stays so transcripts hold together.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -191,6 +220,25 @@ class Visitor(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.email or f"Visitor {str(self.public_id)[:8]}"
+
+
+class Label(models.Model):
+    """A tag on conversations (billing, bug, VIP), managed in admin and added from the console."""
+
+    name = models.CharField(max_length=50, unique=True)
+    colour = models.CharField(
+        max_length=7,
+        default="#6c757d",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #1a7f37.")],
+    )
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Conversation(models.Model):
@@ -240,6 +288,9 @@ class Conversation(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     # The customer's oldest message no agent has answered yet (R9); null when answered.
     waiting_since = models.DateTimeField(null=True, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    # Set when its personal data was erased or its retention ran out: texts read "[erased]".
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -300,6 +351,60 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.conversation_id}.{self.seq} {self.sender}"
+
+
+def attachment_upload_to(instance: "Attachment", filename: str) -> str:
+    # A random name: the visitor's file name never reaches the file system or a URL path.
+    return f"attachments/{instance.created_at:%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file sent in a chat, stored through Django's storage API and served only to the
+    conversation's visitor and agents, by signed, expiring URLs."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachments")
+    # The message that carries it; one message, one file.
+    message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachment")
+    file = models.FileField(upload_to=attachment_upload_to, max_length=255)
+    # The sender's file name, sanitised: shown, and given as the download name.
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    # Images are re-encoded on upload and shown inline; everything else is a download.
+    is_image = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} in #{self.conversation_id}"
+
+
+class PersonalDataAction(models.Model):
+    """R4: every export, erasure and retention run of personal data, kept as proof."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Export"
+        ERASE = "erase", "Erasure"
+        RETENTION = "retention", "Retention (anonymised by age)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # What was asked for: an email address or a visitor id, as typed.
+    subject = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Counts and ids of what was found or changed, never the personal data itself.
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.subject} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class ConsentRecord(models.Model):

@@ -228,7 +228,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "agents:console"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Every language here is complete in locale/ (console, widget, emails); a visitor's
+# browser picks among them unless the site fixes one (Site.language).
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
