@@ -59,8 +59,12 @@ def agent_json(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]
     return wrapped
 
 
+# Ids are bigint columns: a larger number would make PostgreSQL raise, a server error.
+_ID_LIMIT = 2**63
+
+
 def json_int(data: dict[str, Any], name: str) -> int:
     value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise KbError(KbErrorCode.INVALID_FIELD, f"{name} must be an integer.")
+    if isinstance(value, bool) or not isinstance(value, int) or not -_ID_LIMIT <= value < _ID_LIMIT:
+        raise KbError(KbErrorCode.INVALID_FIELD, f"{name} must be an integer id.")
     return value

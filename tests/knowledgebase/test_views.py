@@ -138,6 +138,11 @@ def test_endpoints_refuse_chats_the_agent_cannot_see_and_bad_input(client, desk)
     response = post_json(client, reverse("kb:suggest"), {"conversation_id": conversation.pk})
     assert response.status_code == 404
     assert post_json(client, reverse("kb:suggest"), {"conversation_id": "1"}).status_code == 400
+    # Ids beyond a database bigint are bad input, not a server error (PostgreSQL refuses them).
+    for huge in (2**63, -(2**63) - 1, 10**30):
+        response = post_json(client, reverse("kb:suggest"), {"conversation_id": huge})
+        assert response.status_code == 400, huge
+        assert response.json()["error"]["code"] == "invalid_field"
     assert client.post(reverse("kb:suggest"), "[1]", content_type="application/json").status_code == 400
     assert client.get(reverse("kb:suggest")).status_code == 405
 
