@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run run-stack test lint format clean
+.PHONY: run run-stack test lint format messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# After changing user-facing text: refresh the catalogues, translate what is new in
+# locale/*/LC_MESSAGES/*.po, then `make messages` again to compile (docs/languages.md).
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=bench --ignore=tests --ignore=node_modules --ignore=test-results
+messages: $(VENV)/.dev
+	$(BIN)/python manage.py makemessages --all $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py makemessages --all -d djangojs $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from .models import ComposerTerm
 
 BLOCK_MAX_WORDS = 30
 
 _MESSAGES = {
-    "cold_reply": "A one-word reply can feel cold. Add a sentence: what happens next, or a thank-you.",
-    "slang": "Chat shorthand the customer may not know: {terms}. Write it out in full.",
-    "blocked": "Not appropriate for customers: {terms}. Rephrase it before sending.",
+    "cold_reply": _("A one-word reply can feel cold. Add a sentence: what happens next, or a thank-you."),
+    "slang": _("Chat shorthand the customer may not know: %(terms)s. Write it out in full."),
+    "blocked": _("Not appropriate for customers: %(terms)s. Rephrase it before sending."),
 }
 # A word as the composer matches terms: "U.S.", "k-pop" and "it's" are one word, not "u" or "k".
 _WORD = re.compile(r"\w+(?:[.'\u2019-]\w+)*")
@@ -78,13 +79,14 @@ def composer_check(*, body: str, site_id: int | None) -> list[ComposerWarning]:
     terms = _terms_for_site(site_id)
     cold = {_bare(term) for term in terms.get(ComposerTerm.Kind.COLD, {})}
     if _bare(body) in cold:
-        warnings.append(ComposerWarning(code="cold_reply", message=_MESSAGES["cold_reply"]))
+        warnings.append(ComposerWarning(code="cold_reply", message=str(_MESSAGES["cold_reply"])))
     body_words = _words_outside_links(body)
     for kind in (ComposerTerm.Kind.SLANG, ComposerTerm.Kind.BLOCKED):
         hits = _find_terms(body, body_words, terms.get(kind, {}))
         if hits:
             listed = ", ".join(dict.fromkeys(f'"{body[hit.start : hit.end]}"' for hit in hits))
-            warnings.append(ComposerWarning(code=kind.value, message=_MESSAGES[kind].format(terms=listed), terms=hits))
+            message = _MESSAGES[kind] % {"terms": listed}
+            warnings.append(ComposerWarning(code=kind.value, message=message, terms=hits))
     return warnings
 
 

@@ -1,5 +1,25 @@
+import zoneinfo
+from typing import Any
+
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# A day: the cache is refreshed whenever an agent is saved, so this only bounds stale entries.
+LOCALE_CACHE_SECONDS = 24 * 3600
+
+
+def locale_cache_key(user_id: int) -> str:
+    return f"agents:locale:{user_id}"
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("Unknown time zone: %(zone)s. Use an IANA name such as Europe/Berlin."), params={"zone": value}
+        )
 
 
 class Team(models.Model):
@@ -25,9 +45,9 @@ class Agent(models.Model):
     """The agent profile of a Django user; without one a user cannot use the console."""
 
     class Status(models.TextChoices):
-        ONLINE = "online", "Online"
-        AWAY = "away", "Away"
-        OFFLINE = "offline", "Offline"
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
     display_name = models.CharField(max_length=100)
@@ -39,9 +59,25 @@ class Agent(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # When the agent last got a chat: auto-assignment breaks ties by the longest idle.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(
+        max_length=10, blank=True, choices=settings.LANGUAGES,
+        help_text=_("Language of the console and admin; empty follows the browser."),
+    )  # fmt: skip
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone],
+        help_text=_(
+            "Time zone of times shown on console and admin pages, e.g. Europe/Berlin; empty uses the "
+            "server's default zone. Times drawn in the browser always use the browser's zone."
+        ),
+    )  # fmt: skip
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        # agents.middleware reads these on every page from the cache, never the database.
+        cache.set(locale_cache_key(self.user_id), [self.language, self.time_zone], LOCALE_CACHE_SECONDS)
 
 
 class CannedResponse(models.Model):

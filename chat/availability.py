@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agents.models import Agent
 from agents.selectors import agents_available, presence_cutoff
@@ -54,15 +55,15 @@ def _agents_of_site(site: Site) -> Q:
 def site_availability(site: Site, at: datetime | None = None) -> Availability:
     """What the widget may promise: never "online" when nobody is (R3)."""
     if not site_is_open(site, at):
-        return Availability("closed", "We're closed right now. Leave a message and we'll answer by email.")
+        return Availability("closed", _("We're closed right now. Leave a message and we'll answer by email."))
     present = Agent.objects.filter(
         _agents_of_site(site), status=Agent.Status.ONLINE, last_seen_at__gte=presence_cutoff()
     )
     if not present.exists():
-        return Availability("offline", "No one is available right now. Leave a message and we'll answer by email.")
+        return Availability("offline", _("No one is available right now. Leave a message and we'll answer by email."))
     if not agents_available().filter(_agents_of_site(site)).exists():
-        return Availability("busy", "All our agents are busy. You can still write; you'll be next in line.")
-    return Availability("online", "We're online and usually answer within a minute or two.")
+        return Availability("busy", _("All our agents are busy. You can still write; you'll be next in line."))
+    return Availability("online", _("We're online and usually answer within a minute or two."))
 
 
 def _routing_key(conversation: Conversation) -> tuple[str, int | None]:

@@ -2,6 +2,9 @@
 
 from enum import StrEnum
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 
 class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"
@@ -20,35 +23,42 @@ class ErrorCode(StrEnum):
     AT_CAPACITY = "at_capacity"
     AGENT_UNAVAILABLE = "agent_unavailable"
     COMPOSER_WARNING = "composer_warning"
+    ATTACHMENT_EMPTY = "attachment_empty"
+    ATTACHMENT_TOO_LARGE = "attachment_too_large"
+    ATTACHMENT_TYPE_REFUSED = "attachment_type_refused"
     INTERNAL_ERROR = "internal_error"
 
 
 DEFAULT_MESSAGES = {
-    ErrorCode.INVALID_JSON: "The frame is not a JSON object.",
-    ErrorCode.FRAME_TOO_LARGE: "The frame is too large.",
-    ErrorCode.UNKNOWN_TYPE: "Unknown frame type.",
-    ErrorCode.INVALID_FIELD: "A field is missing or invalid.",
-    ErrorCode.HELLO_REQUIRED: "Send a hello frame first.",
-    ErrorCode.EMPTY_BODY: "The message is empty.",
-    ErrorCode.BODY_TOO_LONG: "The message is too long.",
-    ErrorCode.RATE_LIMITED: "Too many frames; slow down and resend.",
-    ErrorCode.NOT_FOUND: "No such conversation.",
-    ErrorCode.NOT_OWNER: "Claim this conversation before acting on it; another agent may own it.",
-    ErrorCode.ALREADY_CLAIMED: "Another agent has already claimed this conversation.",
-    ErrorCode.CONVERSATION_ENDED: "This conversation has ended; start a new one.",
-    ErrorCode.UNKNOWN_TOPIC: "This site has no such topic.",
-    ErrorCode.AT_CAPACITY: "You already carry your limit of chats; end one first.",
-    ErrorCode.AGENT_UNAVAILABLE: "That agent is not online.",
-    ErrorCode.COMPOSER_WARNING: "Check the warnings, then send again to send anyway.",
-    ErrorCode.INTERNAL_ERROR: "Something went wrong on our side. Please resend; nothing is stored twice.",
+    ErrorCode.INVALID_JSON: _("The frame is not a JSON object."),
+    ErrorCode.FRAME_TOO_LARGE: _("The frame is too large."),
+    ErrorCode.UNKNOWN_TYPE: _("Unknown frame type."),
+    ErrorCode.INVALID_FIELD: _("A field is missing or invalid."),
+    ErrorCode.HELLO_REQUIRED: _("Send a hello frame first."),
+    ErrorCode.EMPTY_BODY: _("The message is empty."),
+    ErrorCode.BODY_TOO_LONG: _("The message is too long."),
+    ErrorCode.RATE_LIMITED: _("Too many frames; slow down and resend."),
+    ErrorCode.NOT_FOUND: _("No such conversation."),
+    ErrorCode.NOT_OWNER: _("Claim this conversation before acting on it; another agent may own it."),
+    ErrorCode.ALREADY_CLAIMED: _("Another agent has already claimed this conversation."),
+    ErrorCode.CONVERSATION_ENDED: _("This conversation has ended; start a new one."),
+    ErrorCode.UNKNOWN_TOPIC: _("This site has no such topic."),
+    ErrorCode.AT_CAPACITY: _("You already carry your limit of chats; end one first."),
+    ErrorCode.AGENT_UNAVAILABLE: _("That agent is not online."),
+    ErrorCode.COMPOSER_WARNING: _("Check the warnings, then send again to send anyway."),
+    ErrorCode.ATTACHMENT_EMPTY: _("The file is empty."),
+    ErrorCode.ATTACHMENT_TOO_LARGE: _("The file is too large."),
+    ErrorCode.ATTACHMENT_TYPE_REFUSED: _("Files of this type cannot be sent here."),
+    ErrorCode.INTERNAL_ERROR: _("Something went wrong on our side. Please resend; nothing is stored twice."),
 }
 
 
 class ChatError(Exception):
     """A request the chat domain refuses; consumers and views turn it into an error event."""
 
-    def __init__(self, code: ErrorCode, message: str | None = None, **extra: object) -> None:
+    def __init__(self, code: ErrorCode, message: str | Promise | None = None, **extra: object) -> None:
         self.code = code
-        self.message = message or DEFAULT_MESSAGES[code]
+        # Translated now, in the language active where the error arises (the frame is JSON).
+        self.message = str(message or DEFAULT_MESSAGES[code])
         self.extra = extra
         super().__init__(self.message)

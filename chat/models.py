@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def new_site_key() -> str:
@@ -219,7 +220,7 @@ class Visitor(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.email or f"Visitor {str(self.public_id)[:8]}"
+        return self.name or self.email or _("Visitor %(id)s") % {"id": str(self.public_id)[:8]}
 
 
 class Label(models.Model):
@@ -243,9 +244,9 @@ class Label(models.Model):
 
 class Conversation(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        ACTIVE = "active", "Active"
-        ENDED = "ended", "Ended"
+        QUEUED = "queued", _("Queued")
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversations")
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="conversations")

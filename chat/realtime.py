@@ -30,6 +30,11 @@ SUPERVISORS_GROUP = "supervisors"
 Event = tuple[list[str], dict[str, Any]]
 
 
+# Closing a socket with this code asks its client to reconnect and say hello again
+# (docs/protocol.md). Daphne lets an application close with 1000 or 3000-4999 only.
+RECONNECT_CODE = 4000
+
+
 def visitor_group(visitor_id: int) -> str:
     return f"visitor.{visitor_id}"
 
@@ -109,10 +114,19 @@ async def _send_in_order(events: list[Event]) -> None:
 
 def send_on_commit(groups: Iterable[str], payload: dict[str, Any]) -> None:
     """Deliver `payload` as a protocol frame to every socket in `groups` once committed."""
+    _on_commit(groups, {"type": "chat.event", "payload": payload})
+
+
+def close_on_commit(groups: Iterable[str]) -> None:
+    """Close every socket in `groups` once committed, with RECONNECT_CODE: its client says
+    hello again and learns who it is now (e.g. a stranger, after an erasure)."""
+    _on_commit(groups, {"type": "chat.close", "code": RECONNECT_CODE})
+
+
+def _on_commit(groups: Iterable[str], event: dict[str, Any]) -> None:
     targets = list(dict.fromkeys(groups))
     if not targets:
         return
-    event = {"type": "chat.event", "payload": payload}
     outbox = _outbox.get()
     if outbox is not None:
         transaction.on_commit(lambda: outbox.committed((targets, event)))

@@ -8,7 +8,7 @@ from agents.selectors import agent_team_ids, routed_team_ids, routing_filter_for
 
 from .availability import site_local_now
 from .errors import ChatError, ErrorCode
-from .models import Conversation, Message, Site, TrainingFlag, Trigger, TriggerFiring, Visitor
+from .models import Conversation, Label, Message, Site, TrainingFlag, Trigger, TriggerFiring, Visitor
 
 SYNC_PAGE_SIZE = 500
 
@@ -49,6 +49,15 @@ def agent_can_see(*, agent: Agent, conversation: Conversation) -> bool:
     return bool(set(routed) & set(agent_team_ids(agent)))
 
 
+def labels_all() -> list[Label]:
+    return list(Label.objects.order_by("name"))
+
+
+def agent_can_label(*, agent: Agent, conversation: Conversation) -> bool:
+    """Labels are put on by the chat's owner or a supervisor, as with ending or transferring it."""
+    return agent.is_supervisor or conversation.assigned_agent_id == agent.user_id
+
+
 def conversation_for_agent(*, agent: Agent, conversation_id: int) -> Conversation:
     """A conversation routed to the agent's teams, owned by it, or any for a supervisor."""
     conversation = conversations_with_people().filter(pk=conversation_id).first()
@@ -65,13 +74,15 @@ def messages_after(*, conversation: Conversation, after_seq: int, with_notes: bo
     messages = Message.objects.filter(conversation=conversation, seq__gt=after_seq)
     if not with_notes:
         messages = messages.exclude(sender=Message.Sender.NOTE)
-    rows = list(messages.select_related("author__agent").order_by("seq")[: SYNC_PAGE_SIZE + 1])
+    rows = list(messages.select_related("author__agent", "attachment").order_by("seq")[: SYNC_PAGE_SIZE + 1])
     return rows[:SYNC_PAGE_SIZE], len(rows) > SYNC_PAGE_SIZE
 
 
 def queue_for_agent(*, agent: Agent) -> list[Conversation]:
     """Queued chats the agent may claim, oldest first; empty ones wait for a first message."""
-    queued = conversations_with_people().filter(status=Conversation.Status.QUEUED, last_seq__gt=0)
+    queued = (
+        conversations_with_people().filter(status=Conversation.Status.QUEUED, last_seq__gt=0).prefetch_related("labels")
+    )
     if not agent.is_supervisor:
         queued = queued.filter(routing_filter_for_agent(agent)).distinct()
     return list(queued.order_by("created_at"))
@@ -88,6 +99,7 @@ def visitor_past_conversations(*, conversation: Conversation, limit: int = 10) -
         conversations_with_people()
         .filter(visitor_id=conversation.visitor_id)
         .exclude(pk=conversation.pk)
+        .prefetch_related("labels")
         .order_by("-created_at")[:limit]
     )
 
@@ -96,6 +108,7 @@ def chats_for_agent(*, agent: Agent) -> list[Conversation]:
     return list(
         conversations_with_people()
         .filter(assigned_agent_id=agent.user_id, status=Conversation.Status.ACTIVE)
+        .prefetch_related("labels")
         .order_by("claimed_at")
     )
 

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from .emails import email_send, emails_requeue
 from .emails.queueing import RETRY_BACKOFF_MAX
+from .privacy import conversations_anonymise_expired
 from .services import queue_dispatch
 from .services.sweeps import conversations_close_abandoned, conversations_mark_missed, supervisors_alert_long_waits
 
@@ -47,3 +48,10 @@ def sweep_conversations() -> dict[str, int]:
 @shared_task(ignore_result=True)
 def alert_long_waits() -> int:
     return supervisors_alert_long_waits()
+
+
+@shared_task(ignore_result=True)
+def anonymise_expired_conversations() -> int:
+    """Daily: chats past their site's retention period lose their personal data (R4)."""
+    action = conversations_anonymise_expired()
+    return action.details.get("conversations", 0) if action else 0

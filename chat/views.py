@@ -1,17 +1,26 @@
 import json
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, services
 from .availability import site_availability
+from .cors import cors_allow
 from .errors import ChatError, ErrorCode
+from .languages import catalog_version, widget_catalog, widget_language
 from .models import Site
 
 BROWSER_ID_MAX_LENGTH = 64
+# navigator.languages, most preferred first; a few are plenty to find one we offer.
+BROWSER_LANGUAGES_ACCEPTED = 8
+# The widget's msgids are English: an English widget needs no catalogue.
+SOURCE_LANGUAGE = "en"
 
 
 def demo_shop(request: HttpRequest) -> HttpResponse:
@@ -21,12 +30,7 @@ def demo_shop(request: HttpRequest) -> HttpResponse:
 
 
 def _cors(response: HttpResponse, origin: str) -> HttpResponse:
-    response["Access-Control-Allow-Origin"] = origin
-    response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response["Access-Control-Allow-Headers"] = "Content-Type"
-    response["Access-Control-Max-Age"] = "600"
-    response["Vary"] = "Origin"
-    return response
+    return cors_allow(response, origin, methods="GET, POST, OPTIONS", headers="Content-Type")
 
 
 def _error(error: ChatError, status: int) -> JsonResponse:
@@ -54,17 +58,44 @@ def widget_config(request: HttpRequest, site_key: str) -> HttpResponse:
         return _cors(HttpResponse(status=204), origin)
     browser_id = request.GET.get("browser_id", "")[:BROWSER_ID_MAX_LENGTH]
     triggers = selectors.triggers_for_browser(site=site, browser_id=browser_id) if browser_id else []
+    language = _widget_language(request, site)
+    # The availability message is shown as it is: in the widget's language.
+    with translation.override(language["code"]):
+        availability = site_availability(site).as_dict()
     body = {
         "site": {"name": site.name, "topics": selectors.site_topics(site=site)},
-        "availability": site_availability(site).as_dict(),
+        "availability": availability,
         "invitation": {"delay_seconds": site.invitation_delay_seconds, "message": site.invitation_message},
         "triggers": [
             {"id": t.pk, "url_pattern": t.url_pattern, "delay_seconds": t.delay_seconds, "message": t.message}
             for t in triggers
         ],
+        "language": language,
     }
     response = _cors(JsonResponse(body), origin)
     response["Cache-Control"] = "no-store"
+    return response
+
+
+def _widget_language(request: HttpRequest, site: Site) -> dict[str, str | None]:
+    browser_tags = request.GET.get("languages", "").split(",")[:BROWSER_LANGUAGES_ACCEPTED]
+    code = widget_language(site=site, browser_tags=browser_tags, accept_language=getattr(request, "LANGUAGE_CODE", ""))
+    catalog_url = None
+    if code != SOURCE_LANGUAGE:
+        catalog_url = f"{reverse('chat:widget_catalog', args=[code])}?v={catalog_version()}"
+    return {"code": code, "catalog_url": catalog_url}
+
+
+@require_GET
+def widget_catalog_view(request: HttpRequest, language: str) -> HttpResponse:
+    """The widget's strings in one language (djangojs), for any origin: nothing in it is
+    private, and its URL carries the catalogue's version, so browsers keep it."""
+    if language not in dict(settings.LANGUAGES):
+        response: HttpResponse = JsonResponse({"code": ErrorCode.NOT_FOUND, "message": "No such language."}, status=404)
+    else:
+        response = JsonResponse(widget_catalog(language))
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    # API tokens for integrations (/api/v1/, docs/api.md): made in admin or by drf_create_token.
+    "rest_framework.authtoken",
     "crispy_forms",
     "crispy_bootstrap5",
     "chat",
@@ -81,9 +83,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language) among LANGUAGES; an agent's own setting overrides it below.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "agents.middleware.AgentLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -195,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-emails": {"task": "chat.tasks.requeue_emails", "schedule": 60.0},
     # R9: supervisors hear of customers waiting past the limit.
     "alert-long-waits": {"task": "chat.tasks.alert_long_waits", "schedule": 15.0},
+    # R4: conversations past their site's retention period are anonymised, once a day.
+    "anonymise-expired-conversations": {"task": "chat.tasks.anonymise_expired_conversations", "schedule": 86400.0},
 }
 CHAT_MISSED_AFTER_SECONDS = int(os.environ.get("CHAT_MISSED_AFTER_SECONDS", 600))
 CHAT_ABANDONED_AFTER_SECONDS = int(os.environ.get("CHAT_ABANDONED_AFTER_SECONDS", 1800))
@@ -244,6 +251,16 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Files sent in chats. Never served under a public URL: only chat.attachments.views hands
+# them out, to the conversation's people, by signed links that expire.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+# Above any site's own limit (Site.attachment_max_bytes): what one upload may ever be.
+CHAT_ATTACHMENT_MAX_BYTES = int(os.environ.get("CHAT_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024))
+CHAT_ATTACHMENT_URL_SECONDS = int(os.environ.get("CHAT_ATTACHMENT_URL_SECONDS", 3600))
+CHAT_VISITOR_UPLOADS_PER_MINUTE = int(os.environ.get("CHAT_VISITOR_UPLOADS_PER_MINUTE", 10))
+# Requests per user (an integration's token is a user) to /api/v1/, in DRF's form "N/minute":
+# an integration stuck in a loop gets 429s instead of slowing the agents' console.
+API_RATE = os.environ.get("API_RATE", "1200/minute")
 # Debug runs serve straight from the source folders, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,7 +1,11 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from chat.admin.actions import retry_action
 
@@ -33,14 +37,42 @@ class FeedbackItemAdmin(admin.ModelAdmin):
         return obj.mentions_total  # type: ignore[attr-defined]
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.TypedMultipleChoiceField(
+        label=_("Conversation events"),
+        choices=[(event.value, event.label) for event in WebhookDelivery.CONVERSATION_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("Sent to this endpoint as they happen (docs/api.md)."),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        # The admin adds the other fields, with its URL field overrides.
+        fields = ["events"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("audience") and not cleaned.get("events"):
+            raise forms.ValidationError(_("Pick an audience for feedback, some conversation events, or both."))
+        return cleaned
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    """R20: where new items and mentions are sent; the receiver verifies bodies with the secret."""
+    """R20: where new items and mentions are sent, and conversation events; the receiver
+    verifies bodies with the secret."""
 
-    list_display = ["name", "url", "audience", "is_active", "created_at"]
+    form = WebhookEndpointForm
+    fields = ["name", "url", "audience", "events", "is_active", "secret", "created_at"]
+    list_display = ["name", "url", "audience", "event_list", "is_active", "created_at"]
     list_filter = ["audience", "is_active"]
     readonly_fields = ["secret", "created_at"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description=_("Conversation events"))
+    def event_list(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.events)
 
 
 class WebhookAttemptInline(admin.TabularInline):

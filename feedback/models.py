@@ -1,14 +1,16 @@
 import secrets
+from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Source(models.TextChoices):
     """R22: who asked. R20 routes prospects to the CRM, customers to the product backlog."""
 
-    PROSPECT = "prospect", "Prospect (visitor)"
-    CUSTOMER = "customer", "Customer"
+    PROSPECT = "prospect", _("Prospect (visitor)")
+    CUSTOMER = "customer", _("Customer")
 
 
 class FeedbackItem(models.Model):
@@ -19,17 +21,17 @@ class FeedbackItem(models.Model):
     """
 
     class Kind(models.TextChoices):
-        FEATURE = "feature", "Feature request"
-        COMPLAINT = "complaint", "Complaint"
-        BUG = "bug", "Bug"
-        POLICY_GAP = "policy_gap", "Policy gap"
+        FEATURE = "feature", _("Feature request")
+        COMPLAINT = "complaint", _("Complaint")
+        BUG = "bug", _("Bug")
+        POLICY_GAP = "policy_gap", _("Policy gap")
 
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        REVIEWING = "reviewing", "Reviewing"
-        PLANNED = "planned", "Planned"
-        DONE = "done", "Done"
-        DECLINED = "declined", "Declined"
+        NEW = "new", _("New")
+        REVIEWING = "reviewing", _("Reviewing")
+        PLANNED = "planned", _("Planned")
+        DONE = "done", _("Done")
+        DECLINED = "declined", _("Declined")
 
     OPEN_STATUSES = (Status.NEW, Status.REVIEWING, Status.PLANNED)
 
@@ -76,13 +78,30 @@ def new_webhook_secret() -> str:
     return secrets.token_hex(32)
 
 
+def _subscriptions_changed() -> None:
+    from .webhooks import webhook_subscriptions_forget  # webhooks imports this module
+
+    # Now, for this transaction's own events, and after the commit, in case another
+    # request refilled the cache from the rows as they were before it.
+    webhook_subscriptions_forget()
+    transaction.on_commit(webhook_subscriptions_forget)
+
+
 class WebhookEndpoint(models.Model):
-    """R20: where new items and mentions go: prospects' to the CRM, customers' to the product backlog."""
+    """Where events go. R20: feedback items and mentions by `audience` (prospects' to the CRM,
+    customers' to the product backlog); conversation events by the names in `events`."""
 
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
-    # Which items it receives: those whose source is this audience.
-    audience = models.CharField(max_length=10, choices=Source.choices)
+    # Which feedback it receives: items whose source is this audience; blank: none.
+    audience = models.CharField(
+        max_length=10,
+        choices=Source.choices,
+        blank=True,
+        help_text=_("Feedback items from this audience; blank: none."),
+    )
+    # Which conversation events it receives (WebhookDelivery.CONVERSATION_EVENTS names).
+    events = models.JSONField(default=list, blank=True, help_text=_("Conversation events sent to this endpoint."))
     # Signs every body (X-Helpdesk-Signature); the receiver holds a copy.
     secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
     is_active = models.BooleanField(default=True)
@@ -92,7 +111,22 @@ class WebhookEndpoint(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_audience_display()})"
+        return f"{self.name} ({self.get_audience_display() or ', '.join(self.events)})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        _subscriptions_changed()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        _subscriptions_changed()
+        return deleted
+
+    def receives(self, *, event: str, audience: str = "") -> bool:
+        """Feedback events go by audience, every other event by subscription."""
+        if event in WebhookDelivery.FEEDBACK_EVENTS:
+            return bool(self.audience) and self.audience == audience
+        return event in self.events
 
 
 class WebhookDelivery(models.Model):
@@ -102,6 +136,11 @@ class WebhookDelivery(models.Model):
     class Event(models.TextChoices):
         ITEM_CREATED = "item.created", "Item created"
         MENTION_CREATED = "mention.created", "Mention created"
+        CONVERSATION_CREATED = "conversation.created", _("Conversation created")
+        CONVERSATION_CLAIMED = "conversation.claimed", _("Conversation claimed")
+        MESSAGE_CREATED = "message.created", _("Message created")
+        CONVERSATION_ENDED = "conversation.ended", _("Conversation ended")
+        CONVERSATION_RATED = "conversation.rated", _("Conversation rated")
 
     class State(models.TextChoices):
         READY = "ready", "Ready"
@@ -109,8 +148,17 @@ class WebhookDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
+    FEEDBACK_EVENTS = (Event.ITEM_CREATED, Event.MENTION_CREATED)
+    CONVERSATION_EVENTS = (
+        Event.CONVERSATION_CREATED,
+        Event.CONVERSATION_CLAIMED,
+        Event.MESSAGE_CREATED,
+        Event.CONVERSATION_ENDED,
+        Event.CONVERSATION_RATED,
+    )
+
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=20, choices=Event.choices)
+    event = models.CharField(max_length=40, choices=Event.choices)
     payload = models.JSONField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -1,4 +1,5 @@
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from agents.models import Agent
 from chat.models import Conversation
@@ -32,9 +33,9 @@ def feedback_log(
     if merge_into is None:
         summary = " ".join(summary.split())[:200]
         if not summary:
-            raise KbError(KbErrorCode.INVALID_FIELD, "A feedback item needs a short summary.")
+            raise KbError(KbErrorCode.INVALID_FIELD, _("A feedback item needs a short summary."))
         if kind not in FeedbackItem.Kind.values:
-            raise KbError(KbErrorCode.INVALID_FIELD, "Unknown kind of feedback.")
+            raise KbError(KbErrorCode.INVALID_FIELD, _("Unknown kind of feedback."))
         item = FeedbackItem.objects.create(kind=kind, summary=summary, source=source, created_by=agent)
     else:
         # The lock orders concurrent merges into one item; the unique constraint does the rest.

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from agents.models import Agent
 from chat.selectors import conversation_for_agent
@@ -63,7 +64,7 @@ def feedback_log_view(request: HttpRequest, agent: Agent, data: dict[str, Any]) 
     if data.get("merge_into") is not None:
         merge_into = FeedbackItem.objects.filter(pk=json_int(data, "merge_into")).first()
         if merge_into is None:
-            raise KbError(KbErrorCode.NOT_FOUND, "No such feedback item.")
+            raise KbError(KbErrorCode.NOT_FOUND, _("No such feedback item."))
     mention = feedback_log(
         conversation=conversation,
         agent=agent,

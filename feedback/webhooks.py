@@ -1,10 +1,12 @@
-"""R20: new feedback items and mentions go out by outbound webhooks.
+"""Outbound webhooks: R20's feedback items and mentions, and conversation events.
 
 Prospects' items go to the endpoints whose audience is `prospect` (the CRM), customers'
-to those whose audience is `customer` (the product backlog). Every event owed to an
-endpoint is a `WebhookDelivery` row, created in the transaction of the event that causes
-it; `feedback.tasks.deliver_webhook` is queued only after that commit and calls
-`webhook_deliver`, which claims the row, POSTs it and records how it went.
+to those whose audience is `customer` (the product backlog); conversation events
+(feedback/conversation_events.py) to the endpoints subscribed to them. Every event owed
+to an endpoint is a `WebhookDelivery` row, created in the transaction of the event that
+causes it (`webhook_deliveries_create`); `feedback.tasks.deliver_webhook` is queued only
+after that commit and calls `webhook_deliver`, which claims the row, POSTs it and records
+how it went.
 
 Delivery guarantee, honestly stated: at least once per HTTP request, never again once
 acknowledged. A row answered with 2xx is `delivered` and no worker claims it again. A
@@ -23,10 +25,12 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -103,11 +107,73 @@ def _deliver_on_commit(delivery: WebhookDelivery) -> None:
     transaction.on_commit(queue_delivery, robust=True)
 
 
+# Which events some active endpoint receives, so that a chat message with no endpoint
+# subscribed costs no query: kept in the cache (shared by the processes on the real
+# stack) and, for a few seconds, in each process. Saving or deleting an endpoint forgets
+# both; other processes see the change within SUBSCRIPTIONS_MEMO_SECONDS. The cache entry
+# expires too, bounding how long a refill racing with a change could keep stale news.
+SUBSCRIPTIONS_CACHE_KEY = "feedback:webhook-subscribed-events"
+SUBSCRIPTIONS_CACHE_SECONDS = 3600
+SUBSCRIPTIONS_MEMO_SECONDS = 5.0
+_memo: tuple[float, frozenset[str]] | None = None
+
+
+def webhook_subscriptions_forget() -> None:
+    global _memo
+    _memo = None
+    cache.delete(SUBSCRIPTIONS_CACHE_KEY)
+
+
+def _remember_subscriptions(events: frozenset[str], *, share: bool) -> None:
+    global _memo
+    _memo = (time.monotonic() + SUBSCRIPTIONS_MEMO_SECONDS, events)
+    if share:
+        cache.set(SUBSCRIPTIONS_CACHE_KEY, sorted(events), SUBSCRIPTIONS_CACHE_SECONDS)
+
+
+def _subscribed_events(endpoints: Iterable[WebhookEndpoint]) -> frozenset[str]:
+    return frozenset(
+        event
+        for endpoint in endpoints
+        for event in WebhookDelivery.Event.values
+        if endpoint.receives(event=event, audience=endpoint.audience)
+    )
+
+
+def webhook_event_subscribed(*, event: str) -> bool:
+    """False when no active endpoint received `event` at the last look: then there is
+    nothing to owe and no payload to build. True may be stale; the rows decide."""
+    memo = _memo
+    if memo is None or memo[0] <= time.monotonic():
+        shared = cache.get(SUBSCRIPTIONS_CACHE_KEY)
+        if shared is None:
+            return True  # unknown: webhook_deliveries_create reads the rows and remembers
+        memo = (0.0, frozenset(shared))
+        _remember_subscriptions(memo[1], share=False)
+    return event in memo[1]
+
+
+def webhook_deliveries_create(*, event: str, payload: dict[str, Any], audience: str = "") -> list[WebhookDelivery]:
+    """Owe `event` to every active endpoint that receives it (feedback events: by
+    `audience`). Called in the transaction of the event; each send is queued when it
+    commits. Costs no query while no endpoint is known to receive the event."""
+    if not webhook_event_subscribed(event=event):
+        return []
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
+    _remember_subscriptions(_subscribed_events(endpoints), share=True)
+    deliveries = []
+    for endpoint in endpoints:
+        if endpoint.receives(event=event, audience=audience):
+            delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
+            _deliver_on_commit(delivery)
+            deliveries.append(delivery)
+    return deliveries
+
+
 def webhooks_queue(*, event: str, item: FeedbackItem, mention: Mention | None = None) -> list[WebhookDelivery]:
-    """Owe `event` to every active endpoint whose audience is the item's source. Called in
-    the transaction that logs the feedback; the tasks are queued only when it commits."""
-    endpoints = list(WebhookEndpoint.objects.filter(is_active=True, audience=item.source))
-    if not endpoints:
+    """Owe a feedback `event` to every active endpoint whose audience is the item's source.
+    Called in the transaction that logs the feedback; the tasks are queued only when it commits."""
+    if not webhook_event_subscribed(event=event):
         return []
     payload = {
         "event": event,
@@ -115,12 +181,7 @@ def webhooks_queue(*, event: str, item: FeedbackItem, mention: Mention | None = 
         "item": _item_payload(item),
         "mention": _mention_payload(mention) if mention is not None else None,
     }
-    deliveries = []
-    for endpoint in endpoints:
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=payload)
-        _deliver_on_commit(delivery)
-        deliveries.append(delivery)
-    return deliveries
+    return webhook_deliveries_create(event=event, payload=payload, audience=item.source)
 
 
 def webhook_retry(*, delivery_ids: list[int]) -> int:

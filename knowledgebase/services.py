@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from agents.models import Agent
 from chat.models import Conversation, Message
@@ -43,7 +44,7 @@ def article_save(
     """Create an article (`article` None) or update one; the body is rendered and sanitised on save."""
     title = title.strip()
     if not title:
-        raise KbError(KbErrorCode.INVALID_FIELD, "An article needs a title.")
+        raise KbError(KbErrorCode.INVALID_FIELD, _("An article needs a title."))
     if article is None:
         article = Article(author=author, slug=_unique_slug(title))
     article.title = title[:200]
@@ -64,7 +65,7 @@ def article_draft_from_conversation(*, conversation: Conversation, message_ids: 
     """
     answers = list(conversation.messages.filter(pk__in=list(message_ids), sender=Message.Sender.AGENT).order_by("seq"))
     if not answers:
-        raise KbError(KbErrorCode.NO_ANSWER_SELECTED, "Pick at least one of the agent's answers in this chat.")
+        raise KbError(KbErrorCode.NO_ANSWER_SELECTED, _("Pick at least one of the agent's answers in this chat."))
     question = (
         conversation.messages.filter(sender=Message.Sender.VISITOR, seq__lt=answers[0].seq).order_by("-seq").first()
     )

@@ -3,6 +3,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from agents.models import Agent
 from agents.selectors import agent_for_user
@@ -121,7 +122,7 @@ def kb_insert(request: HttpRequest, agent: Agent, data: dict[str, Any]) -> JsonR
     conversation = conversation_for_agent(agent=agent, conversation_id=json_int(data, "conversation_id"))
     article = articles_published().filter(pk=json_int(data, "article_id")).first()
     if article is None:
-        raise KbError(KbErrorCode.NOT_FOUND, "No such published article.")
+        raise KbError(KbErrorCode.NOT_FOUND, _("No such published article."))
     article_usage_record(kind=ArticleUsage.Kind.INSERTED, article=article, conversation=conversation, agent=agent)
     payload = _article_payload(request, article)
     return JsonResponse({**payload, "text": f"{article.title}: {payload['url']}"})

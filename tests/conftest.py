@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -61,6 +62,16 @@ def eager_tasks() -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Uploaded files go to the test's own folder, never var/media: in this process
+    (settings) and in server processes a test starts (the environment they copy)."""
+    root = tmp_path / "media"
+    settings.MEDIA_ROOT = root
+    monkeypatch.setenv("MEDIA_ROOT", str(root))
+    return root
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,11 @@
 
 from .conversations import ConversationAdmin, TrainingFlagAdmin, TranscriptViewAdmin
 from .emails import ConsentRecordAdmin, OutboundEmailAdmin
+from .labels import LabelAdmin
+from .privacy import PersonalDataActionAdmin
 from .sites import SiteAdmin, TriggerAdmin, TriggerFiringAdmin, VisitorAdmin
 
 __all__ = [
-    "ConsentRecordAdmin", "ConversationAdmin", "OutboundEmailAdmin", "SiteAdmin", "TrainingFlagAdmin",
-    "TranscriptViewAdmin", "TriggerAdmin", "TriggerFiringAdmin", "VisitorAdmin",
+    "ConsentRecordAdmin", "ConversationAdmin", "LabelAdmin", "OutboundEmailAdmin", "PersonalDataActionAdmin",
+    "SiteAdmin", "TrainingFlagAdmin", "TranscriptViewAdmin", "TriggerAdmin", "TriggerFiringAdmin", "VisitorAdmin",
 ]  # fmt: skip

@@ -10,18 +10,28 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ..metrics.definitions import FIRST_RESPONSE_DELAY
 from ..models import Conversation, Message, TrainingFlag, TranscriptView
 from ..supervision.transcript import person_name, transcript_rows
-from .access import LONG_WAIT_SECONDS, is_supervisor
-from .filters import AgentFilter, CannedShareFilter, LongWaitFilter, RatingFilter, TeamFilter, WarningsOverriddenFilter
+from .access import LONG_WAIT_SECONDS, LogAdminMixin, is_supervisor
+from .filters import (
+    AgentFilter,
+    CannedShareFilter,
+    LabelFilter,
+    LongWaitFilter,
+    RatingFilter,
+    TeamFilter,
+    WarningsOverriddenFilter,
+)
+from .labels import label_chips
 
 
 class TrainingFlagActionForm(ActionForm):
     note = forms.CharField(
-        required=False, label="Training note", widget=forms.TextInput(attrs={"size": 40}),
-        help_text='Used by "Flag for training".',
+        required=False, label=gettext_lazy("Training note"), widget=forms.TextInput(attrs={"size": 40}),
+        help_text=gettext_lazy('Used by "Flag for training".'),
     )  # fmt: skip
 
 
@@ -39,11 +49,11 @@ class ConversationAdmin(admin.ModelAdmin):
     change_form_template = "admin/chat/conversation/change_form.html"
     list_display = [
         "pk", "visitor", "topic", "agent", "status", "created_at", "first_response", "longest_wait",
-        "message_total", "canned_share", "rating", "flags",
+        "message_total", "canned_share", "rating", "labels_shown", "flags",
     ]  # fmt: skip
     list_filter = [
-        AgentFilter, TeamFilter, "topic", "status", ("created_at", admin.DateFieldListFilter), RatingFilter,
-        LongWaitFilter, CannedShareFilter, WarningsOverriddenFilter, "needs_follow_up", "site",
+        AgentFilter, TeamFilter, LabelFilter, "topic", "status", ("created_at", admin.DateFieldListFilter),
+        RatingFilter, LongWaitFilter, CannedShareFilter, WarningsOverriddenFilter, "needs_follow_up", "site",
     ]  # fmt: skip
     list_select_related = ["visitor", "topic", "assigned_agent__agent"]
     # No date_hierarchy: it scans every conversation for the dates that have data. The
@@ -93,6 +103,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 first_response_delay=FIRST_RESPONSE_DELAY,
                 training_flagged=Exists(TrainingFlag.objects.filter(conversation=OuterRef("pk"))),
             )
+            .prefetch_related("labels")
         )
         if not is_supervisor(request):
             queryset = queryset.filter(assigned_agent=request.user)
@@ -100,32 +111,36 @@ class ConversationAdmin(admin.ModelAdmin):
 
     # -- list columns, all from stored columns and the annotations above --------------
 
-    @admin.display(description="Agent", ordering="assigned_agent__agent__display_name")
+    @admin.display(description=gettext_lazy("Agent"), ordering="assigned_agent__agent__display_name")
     def agent(self, obj: Conversation) -> str:
         return person_name(obj.assigned_agent)
 
-    @admin.display(description="First response (s)", ordering="first_response_delay")
+    @admin.display(description=gettext_lazy("First response (s)"), ordering="first_response_delay")
     def first_response(self, obj: Conversation) -> int | None:
         if obj.first_response_at is None:
             return None
         return max(0, int((obj.first_response_at - obj.created_at).total_seconds()))
 
-    @admin.display(description="Longest wait (s)", ordering="longest_wait_seconds")
+    @admin.display(description=gettext_lazy("Longest wait (s)"), ordering="longest_wait_seconds")
     def longest_wait(self, obj: Conversation) -> int:
         return obj.longest_wait_seconds
 
-    @admin.display(description="Messages", ordering="last_seq")
+    @admin.display(description=gettext_lazy("Messages"), ordering="last_seq")
     def message_total(self, obj: Conversation) -> int:
         # Every message takes the next sequence number, so the last one is the count.
         return obj.last_seq
 
-    @admin.display(description="Canned share")
+    @admin.display(description=gettext_lazy("Canned share"))
     def canned_share(self, obj: Conversation) -> str:
         if not obj.agent_message_count:
             return "-"
         return f"{round(100 * obj.canned_message_count / obj.agent_message_count)} %"
 
-    @admin.display(description="Flags")
+    @admin.display(description=gettext_lazy("Labels"))
+    def labels_shown(self, obj: Conversation) -> str:
+        return label_chips(list(obj.labels.all()))
+
+    @admin.display(description=gettext_lazy("Flags"))
     def flags(self, obj: Conversation) -> str:
         return ", ".join(self._flags(obj))
 
@@ -185,20 +200,23 @@ class ConversationAdmin(admin.ModelAdmin):
 
     # -- actions -------------------------------------------------------------------------
 
-    @admin.action(description="Flag for training (with the note above)")
+    @admin.action(description=gettext_lazy("Flag for training (with the note above)"))
     def flag_for_training(self, request, queryset):  # type: ignore[no-untyped-def]
         note = (request.POST.get("note") or "").strip()
         if not note:
-            self.message_user(request, "Write a training note first; nothing was flagged.", messages.ERROR)
+            self.message_user(request, gettext("Write a training note first; nothing was flagged."), messages.ERROR)
             return
         flags = [
             TrainingFlag(conversation=conversation, flagged_by=request.user, note=note)
             for conversation in queryset.select_related(None).only("pk")
         ]
         TrainingFlag.objects.bulk_create(flags)
-        self.message_user(request, f"Flagged {len(flags)} conversation(s) for training.", messages.SUCCESS)
+        flagged = ngettext(
+            "Flagged %(count)s conversation for training.", "Flagged %(count)s conversations for training.", len(flags)
+        )
+        self.message_user(request, flagged % {"count": len(flags)}, messages.SUCCESS)
 
-    @admin.action(description="Export metrics as CSV")
+    @admin.action(description=gettext_lazy("Export metrics as CSV"))
     def export_csv(self, request, queryset):  # type: ignore[no-untyped-def]
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="conversations.csv"'
@@ -235,7 +253,7 @@ class TrainingFlagAdmin(admin.ModelAdmin):
 
 
 @admin.register(TranscriptView)
-class TranscriptViewAdmin(admin.ModelAdmin):
+class TranscriptViewAdmin(LogAdminMixin, admin.ModelAdmin):
     """The access log of transcripts: read-only."""
 
     list_display = ["conversation", "viewer", "viewed_at"]
@@ -243,12 +261,3 @@ class TranscriptViewAdmin(admin.ModelAdmin):
     list_select_related = ["conversation__visitor", "viewer"]
     readonly_fields = ["conversation", "viewer", "viewed_at"]
     date_hierarchy = "viewed_at"
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False

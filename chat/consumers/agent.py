@@ -12,6 +12,7 @@ from agents.selectors import agent_for_user, agent_team_ids, transfer_targets
 
 from .. import payloads, selectors, services
 from ..errors import ChatError, ErrorCode
+from ..languages import language_best_match
 from ..realtime import SUPERVISORS_GROUP, agent_group, team_group
 from .base import (
     CLIENT_ID_MAX_LENGTH,
@@ -70,6 +71,12 @@ def _field_optional_int(frame: Frame, name: str) -> int | None:
     return None if frame.get(name) is None else field_int(frame, name, minimum=1)
 
 
+def _accepted_languages(scope: dict[str, Any]) -> list[str]:
+    """The browser's Accept-Language tags, most preferred first (browsers send them in order)."""
+    header = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin1")
+    return [part.split(";")[0].strip() for part in header.split(",")[:8]]
+
+
 class AgentConsumer(ProtocolConsumer):
     """The console's socket: `/ws/agent/`, for logged-in users with an agent profile."""
 
@@ -108,6 +115,7 @@ class AgentConsumer(ProtocolConsumer):
         if self.watching and not agent.is_supervisor:
             await self.close()
             return
+        self.language = agent.language or language_best_match(_accepted_languages(self.scope))
         if self.watching:
             self.agent = agent
         else:

@@ -15,6 +15,7 @@ from typing import Any
 from asgiref.sync import ThreadSensitiveContext
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 
 from config.logging import bind_conversation, log_context
 
@@ -161,6 +162,8 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
 
     # Agents carry many chats on one socket: their consumer allows more frames.
     rate_factor = 1
+    # The language of the error messages this socket sends; "" until the subclass knows.
+    language = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -186,7 +189,9 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 # behind other sockets' queries (database_sync_to_async closes them anyway).
                 await self.chat_event(message)
                 return
-            await super().dispatch(message)
+            # Error frames are in the language of whoever is on the socket (set once known).
+            with translation.override(self.language or settings.LANGUAGE_CODE):
+                await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
@@ -252,6 +257,10 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             # pending and resends it, and the rest of the chat goes on.
             logger.exception("Socket frame %r failed", frame.get("type"))
             await self.send_error(ChatError(ErrorCode.INTERNAL_ERROR), frame)
+
+    async def chat_close(self, event: dict[str, Any]) -> None:
+        """A service asked for this socket to be closed (chat.realtime.close_on_commit)."""
+        await self.close(code=event["code"])
 
     async def chat_event(self, event: dict[str, Any]) -> None:
         """A protocol frame a service addressed to this socket's groups (chat.realtime)."""

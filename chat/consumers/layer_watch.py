@@ -19,10 +19,9 @@ from typing import Any
 from django.conf import settings
 from redis.exceptions import RedisError
 
-logger = logging.getLogger(__name__)
+from ..realtime import RECONNECT_CODE
 
-# Daphne lets an application close with 1000 or 3000-4999 only.
-RECONNECT_CODE = 4000
+logger = logging.getLogger(__name__)
 
 _sockets: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _watcher: asyncio.Task[None] | None = None

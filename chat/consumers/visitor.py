@@ -9,9 +9,10 @@ from redis.exceptions import RedisError
 from .. import payloads, selectors, services
 from ..availability import site_availability
 from ..errors import ChatError, ErrorCode
+from ..languages import LANGUAGE_TAG_MAX_LENGTH, visitor_language
 from ..models import Conversation, Message, Site, Visitor
 from ..ratelimit import window_hit
-from ..realtime import visitor_group
+from ..realtime import RECONNECT_CODE, visitor_group
 from ..services.waiting import queue_position_now
 from .base import (
     CLIENT_ID_MAX_LENGTH,
@@ -23,7 +24,7 @@ from .base import (
     field_str,
     sync_answer,
 )
-from .layer_watch import RECONNECT_CODE, watch_channel_layer
+from .layer_watch import watch_channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,13 @@ class VisitorConsumer(ProtocolConsumer):
         identity = _field_identity(frame)
         if self.visitor is None:
             self.visitor, self.token = await database_sync_to_async(services.visitor_identify)(
-                site=self.site, token=token, identity=identity, pages=_field_pages(frame)
+                site=self.site,
+                token=token,
+                identity=identity,
+                pages=_field_pages(frame),
+                language=field_str(frame, "language", max_length=LANGUAGE_TAG_MAX_LENGTH, required=False),
             )
+            self.language = visitor_language(site=self.site, visitor=self.visitor)
             try:
                 await self.join(visitor_group(self.visitor.pk))
             except (RedisError, OSError):

@@ -12,12 +12,15 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..errors import ChatError, ErrorCode
 from ..models import ConsentRecord, Visitor
 
 UNSUBSCRIBE_SALT = "chat.emails.unsubscribe"
-UNSUBSCRIBE_WORDING = "Send me no optional emails, such as review requests, from {site}."
+# Recorded as shown: in the language of the page (the browser's) where the visitor unsubscribed.
+UNSUBSCRIBE_WORDING = gettext_lazy("Send me no optional emails, such as review requests, from %(site)s.")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Unsubscriber:
     @property
     def wording(self) -> str:
         site = self.visitor.site
-        return UNSUBSCRIBE_WORDING.format(site=site.email_from_name or site.name)
+        return UNSUBSCRIBE_WORDING % {"site": site.email_from_name or site.name}
 
 
 def unsubscribe_token(*, visitor_id: int, address: str) -> str:
@@ -48,7 +51,9 @@ def unsubscriber_from_token(token: str) -> Unsubscriber:
         visitor = Visitor.objects.select_related("site").get(pk=int(data["v"]))
         address = str(data["a"])
     except (signing.BadSignature, KeyError, TypeError, ValueError, Visitor.DoesNotExist):
-        raise ChatError(ErrorCode.INVALID_FIELD, "This unsubscribe link is not valid. Copy the whole link.") from None
+        raise ChatError(
+            ErrorCode.INVALID_FIELD, _("This unsubscribe link is not valid. Copy the whole link.")
+        ) from None
     return Unsubscriber(visitor=visitor, address=address)
 
 

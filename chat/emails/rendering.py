@@ -1,4 +1,5 @@
-"""What each email says: subject, plain text and HTML, in the site's name and time zone."""
+"""What each email says: subject, plain text and HTML, in the site's name and time zone, and in
+the visitor's language (chat.languages.visitor_language: the site's fixed one, else the browser's)."""
 
 import re
 import zoneinfo
@@ -9,10 +10,13 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from agents.models import Agent
 
+from ..languages import visitor_language
 from ..models import Conversation, Message, OutboundEmail, Site
 
 LINK_PATTERN = re.compile(r"https?://[^\s<>\"']+")
@@ -70,12 +74,24 @@ def _links(bodies: list[str]) -> list[str]:
     return found
 
 
+def _line_body(message: Message) -> str:
+    """A file shows as its name, never as a link: links expire, an email is kept for years."""
+    if getattr(message, "attachment", None) is None:
+        return message.body
+    return _("%(name)s (a file sent in the chat)") % {"name": message.body}
+
+
 def _agent_names(user_ids: set[int]) -> dict[int, str]:
     return dict(Agent.objects.filter(user_id__in=user_ids).values_list("user_id", "display_name"))
 
 
+def _speaking_to(conversation: Conversation) -> translation.override:
+    return translation.override(visitor_language(site=conversation.site, visitor=conversation.visitor))
+
+
 def _render(name: str, subject: str, context: dict[str, object], zone: zoneinfo.ZoneInfo) -> Rendered:
-    # The date filters convert to the active time zone, so that must be the site's.
+    # The date filters convert to the active time zone, so that must be the site's; the caller
+    # has activated the visitor's language.
     with timezone.override(zone):
         return Rendered(
             subject=one_line(subject),
@@ -97,24 +113,31 @@ def _base_context(conversation: Conversation, unsubscribe_url: str) -> dict[str,
 def transcript_render(conversation: Conversation, *, unsubscribe_url: str = "") -> Rendered:
     """A conversation's transcript, as its visitor saw it: private notes are never in it.
     Times are in the site's time zone."""
+    with _speaking_to(conversation):
+        return _transcript_render(conversation, unsubscribe_url=unsubscribe_url)
+
+
+def _transcript_render(conversation: Conversation, *, unsubscribe_url: str) -> Rendered:
     site = conversation.site
     zone = _site_zone(site.time_zone)
-    messages = list(conversation.messages.exclude(sender=Message.Sender.NOTE).order_by("seq"))
+    messages = list(
+        conversation.messages.exclude(sender=Message.Sender.NOTE).select_related("attachment").order_by("seq")
+    )
     agents = _agent_names({m.author_id for m in messages if m.author_id is not None})
-    visitor_name = conversation.visitor.name or "You"
+    visitor_name = conversation.visitor.name or _("You")
     lines = []
     for message in messages:
         if message.sender == Message.Sender.VISITOR:
             name = visitor_name
         elif message.sender == Message.Sender.AGENT:
-            name = agents.get(message.author_id or 0, "Support")
+            name = agents.get(message.author_id or 0, _("Support"))
         else:
             name = site.name
         lines.append(
             TranscriptLine(
                 name=name,
                 at=message.created_at.astimezone(zone),
-                body=message.body,
+                body=_line_body(message),
                 is_system=message.sender == Message.Sender.SYSTEM,
             )
         )
@@ -125,7 +148,11 @@ def transcript_render(conversation: Conversation, *, unsubscribe_url: str = "") 
         "time_zone": str(zone),
         "links": _links([m.body for m in messages if m.sender == Message.Sender.AGENT]),
     }
-    return _render("transcript", f"Your chat with {site.name} on {started:%d %b %Y}", context, zone)
+    subject = _("Your chat with %(site)s on %(date)s") % {
+        "site": site.name,
+        "date": formats.date_format(started, pgettext("email date", "j F Y")),
+    }
+    return _render("transcript", subject, context, zone)
 
 
 def chat_link(conversation: Conversation) -> str:
@@ -145,14 +172,19 @@ def follow_up_answers(email: OutboundEmail) -> list[Message]:
     assert email.message is not None
     last = email.up_to_seq if email.up_to_seq is not None else email.message.seq
     return list(
-        email.conversation.messages.filter(
-            sender=Message.Sender.AGENT, seq__gte=email.message.seq, seq__lte=last
-        ).order_by("seq")
+        email.conversation.messages.filter(sender=Message.Sender.AGENT, seq__gte=email.message.seq, seq__lte=last)
+        .select_related("attachment")
+        .order_by("seq")
     )
 
 
 def follow_up_render(email: OutboundEmail, *, unsubscribe_url: str = "") -> Rendered:
     """An agent's later answer(s) to a follow-up chat, with the way back to the chat."""
+    with _speaking_to(email.conversation):
+        return _follow_up_render(email, unsubscribe_url=unsubscribe_url)
+
+
+def _follow_up_render(email: OutboundEmail, *, unsubscribe_url: str) -> Rendered:
     conversation = email.conversation
     site = conversation.site
     zone = _site_zone(site.time_zone)
@@ -161,7 +193,7 @@ def follow_up_render(email: OutboundEmail, *, unsubscribe_url: str = "") -> Rend
     context = _base_context(conversation, unsubscribe_url) | {
         "answers": [
             TranscriptLine(
-                name=names.get(m.author_id or 0, "Support"), at=m.created_at.astimezone(zone), body=m.body,
+                name=names.get(m.author_id or 0, _("Support")), at=m.created_at.astimezone(zone), body=_line_body(m),
                 is_system=False,
             )
             for m in answers
@@ -169,11 +201,16 @@ def follow_up_render(email: OutboundEmail, *, unsubscribe_url: str = "") -> Rend
         "links": _links([m.body for m in answers]),
         "chat_link": chat_link(conversation),
     }  # fmt: skip
-    return _render("follow_up", f"An answer to your question from {site.name}", context, zone)
+    return _render("follow_up", _("An answer to your question from %(site)s") % {"site": site.name}, context, zone)
 
 
 def review_request_render(conversation: Conversation, *, unsubscribe_url: str = "") -> Rendered:
     """R19: one short, polite request to review the site on the page it chose."""
+    with _speaking_to(conversation):
+        return _review_request_render(conversation, unsubscribe_url=unsubscribe_url)
+
+
+def _review_request_render(conversation: Conversation, *, unsubscribe_url: str) -> Rendered:
     site = conversation.site
     zone = _site_zone(site.time_zone)
     agent_name = ""
@@ -184,4 +221,5 @@ def review_request_render(conversation: Conversation, *, unsubscribe_url: str = 
         "agent_name": agent_name,
         "chat_date": (conversation.ended_at or conversation.created_at).astimezone(zone),
     }
-    return _render("review_request", f"How did we do? A quick review for {site.name}", context, zone)
+    subject = _("How did we do? A quick review for %(site)s") % {"site": site.name}
+    return _render("review_request", subject, context, zone)

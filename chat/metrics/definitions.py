@@ -5,6 +5,7 @@ silence" or a "missed chat" is the same thing on every page.
 """
 
 from django.db.models import DurationField, Exists, ExpressionWrapper, F, Q
+from django.utils.translation import gettext_noop
 
 from agents.models import Team
 
@@ -18,13 +19,14 @@ FIRST_RESPONSE_TARGET_SECONDS = 120
 GOOD_RATING = 4
 
 # First-response buckets as (label, upper bound in seconds or None for open-ended);
-# those ending within the target are drawn as "on target".
+# those ending within the target are drawn as "on target". The labels are translated where
+# they are shown (chat.supervision.reports).
 FIRST_RESPONSE_BUCKETS: list[tuple[str, int | None]] = [
-    ("under 1 min", 60),
-    ("1-2 min", 120),
-    ("2-5 min", 300),
-    ("5-15 min", 900),
-    ("over 15 min", None),
+    (gettext_noop("under 1 min"), 60),
+    (gettext_noop("1-2 min"), 120),
+    (gettext_noop("2-5 min"), 300),
+    (gettext_noop("5-15 min"), 900),
+    (gettext_noop("over 15 min"), None),
 ]
 
 # The first agent reply came this long after the chat opened (null: not answered yet).

@@ -38,7 +38,7 @@ Period = Literal["day", "week"]
 @dataclass(frozen=True)
 class Scope:
     """Which conversations count: started on `start`..`end` (local days in `tz`, both
-    included), optionally of one team, one agent (its user id) or one site."""
+    included), optionally of one team, one agent (its user id), one site or one label."""
 
     start: date
     end: date
@@ -46,6 +46,7 @@ class Scope:
     team_id: int | None = None
     agent_id: int | None = None
     site_id: int | None = None
+    label_id: int | None = None
 
     def bounds(self) -> tuple[datetime, datetime]:
         return (
@@ -62,6 +63,10 @@ class Scope:
             conversations = conversations.filter(assigned_agent_id=self.agent_id)
         if self.site_id is not None:
             conversations = conversations.filter(site_id=self.site_id)
+        if self.label_id is not None:
+            # A subquery, not a join: a chat counts once, and the aggregates need no DISTINCT.
+            labelled = Conversation.labels.through.objects.filter(label_id=self.label_id).values("conversation_id")
+            conversations = conversations.filter(pk__in=labelled)
         return conversations
 
     def conversations(self) -> QuerySet[Conversation]:

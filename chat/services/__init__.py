@@ -13,6 +13,7 @@ from .conversations import (
     conversation_follow_up,
     conversation_transfer,
 )
+from .labels import conversation_label_add, conversation_label_remove
 from .messages import conversation_mark_read, conversation_typing, message_post
 from .triggers import trigger_firing_record
 from .visitors import (
@@ -31,6 +32,8 @@ __all__ = [
     "conversation_claim",
     "conversation_end",
     "conversation_follow_up",
+    "conversation_label_add",
+    "conversation_label_remove",
     "conversation_mark_read",
     "conversation_rate",
     "conversation_start",

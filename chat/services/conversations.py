@@ -1,11 +1,15 @@
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from agents.models import Agent, Team
 from agents.selectors import agent_is_present
+from feedback.conversation_events import Event, conversation_event_queue
 
 from ..emails import email_queue_review_request, email_queue_transcript
 from ..errors import ChatError, ErrorCode
+from ..languages import conversation_language
 from ..models import Conversation, Message, Visitor
 from ..selectors import agent_can_see
 from .assignment import dispatch_on_commit
@@ -14,7 +18,7 @@ from .locking import lock_agent, lock_conversation, open_chat_count
 from .timeline import message_insert
 from .waiting import queue_positions_announce
 
-FOLLOW_UP_ASK = (
+FOLLOW_UP_ASK = gettext_lazy(
     "I don't have the answer yet, and I'd rather find out than guess. If you leave your "
     "email, I'll send you the answer; it will also be here when you come back."
 )
@@ -55,7 +59,10 @@ def conversation_claim(*, conversation_id: int, agent: Agent) -> Conversation:
             raise ChatError(ErrorCode.ALREADY_CLAIMED)
         _refuse_over_limit(agent)
         _assign(conversation, agent)
-        message_insert(conversation, sender=Message.Sender.SYSTEM, body=f"{agent.display_name} joined the chat.")
+        conversation_event_queue(event=Event.CONVERSATION_CLAIMED, conversation=conversation)
+        with translation.override(conversation_language(conversation)):
+            joined = _("%(agent)s joined the chat.") % {"agent": agent.display_name}
+        message_insert(conversation, sender=Message.Sender.SYSTEM, body=joined)
         announce_conversation(conversation)
         queue_positions_announce(site_id=conversation.site_id)
     return conversation
@@ -68,12 +75,15 @@ def conversation_end(*, conversation_id: int, ended_by: Visitor | Agent) -> Conv
         if isinstance(ended_by, Visitor):
             if conversation.visitor_id != ended_by.pk:
                 raise ChatError(ErrorCode.NOT_FOUND)
-            who = "The visitor"
         else:
             _require_owner_or_supervisor(conversation, ended_by)
-            who = ended_by.display_name
         if conversation.status != Conversation.Status.ENDED:
-            close_conversation(conversation, notice=f"{who} ended the chat.")
+            with translation.override(conversation_language(conversation)):
+                if isinstance(ended_by, Visitor):
+                    notice = _("The visitor ended the chat.")
+                else:
+                    notice = _("%(agent)s ended the chat.") % {"agent": ended_by.display_name}
+            close_conversation(conversation, notice=notice)
     return conversation
 
 
@@ -85,6 +95,7 @@ def close_conversation(conversation: Conversation, *, notice: str) -> None:
     conversation.ended_at = timezone.now()
     conversation.waiting_since = None
     conversation.save(update_fields=["status", "ended_at", "waiting_since", "abandoned_at"])
+    conversation_event_queue(event=Event.CONVERSATION_ENDED, conversation=conversation)
     message_insert(conversation, sender=Message.Sender.SYSTEM, body=notice)
     if conversation.transcript_requested and conversation.visitor.email:
         email_queue_transcript(conversation=conversation)
@@ -143,7 +154,11 @@ def conversation_transfer(
             _refuse_over_limit(target)
             _assign(conversation, target)
             destination = target.display_name
-            told = f"{agent.display_name} passed your chat to {target.display_name}, who can see everything so far."
+            with translation.override(conversation_language(conversation)):
+                told = _("%(agent)s passed your chat to %(target)s, who can see everything so far.") % {
+                    "agent": agent.display_name,
+                    "target": target.display_name,
+                }
         else:
             assert team is not None
             conversation.status = Conversation.Status.QUEUED
@@ -151,11 +166,18 @@ def conversation_transfer(
             conversation.claimed_at = None
             conversation.team = team
             conversation.save(update_fields=["status", "assigned_agent", "claimed_at", "team"])
-            destination = f"the {team.name} team"
+            destination = _("the %(team)s team") % {"team": team.name}
             queue_positions_announce(site_id=conversation.site_id)
-            told = f"{agent.display_name} passed your chat to our {team.name} team; someone will be with you shortly."
+            with translation.override(conversation_language(conversation)):
+                told = _("%(agent)s passed your chat to our %(team)s team; someone will be with you shortly.") % {
+                    "agent": agent.display_name,
+                    "team": team.name,
+                }
         message_insert(
-            conversation, sender=Message.Sender.NOTE, author=agent, body=f"Transferred to {destination}: {reason}"
+            conversation,
+            sender=Message.Sender.NOTE,
+            author=agent,
+            body=_("Transferred to %(destination)s: %(reason)s") % {"destination": destination, "reason": reason},
         )
         message_insert(conversation, sender=Message.Sender.SYSTEM, body=told)
         announce_conversation(conversation, also_agent_ids=(previous_owner,) if previous_owner else ())
@@ -174,6 +196,8 @@ def conversation_follow_up(*, conversation_id: int, agent: Agent, needs: bool) -
         conversation.needs_follow_up = needs
         conversation.save(update_fields=["needs_follow_up"])
         if needs and conversation.status != Conversation.Status.ENDED:
-            message_insert(conversation, sender=Message.Sender.AGENT, author=agent, body=FOLLOW_UP_ASK)
+            with translation.override(conversation_language(conversation)):
+                ask = str(FOLLOW_UP_ASK)
+            message_insert(conversation, sender=Message.Sender.AGENT, author=agent, body=ask)
         announce_conversation(conversation)
     return conversation

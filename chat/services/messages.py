@@ -7,7 +7,7 @@ from agents.models import Agent
 
 from ..emails import email_queue_follow_up
 from ..errors import ChatError, ErrorCode
-from ..models import Conversation, Message, Visitor
+from ..models import Attachment, Conversation, Message, Visitor
 from ..realtime import agent_group, send_on_commit, visitor_group
 from ..selectors import agent_can_see, conversation_for_agent, conversation_for_visitor
 from .assignment import dispatch_on_commit
@@ -45,9 +45,11 @@ def _insert(
     client_id: str,
     overridden: list[str] | None,
     canned_id: int | None,
+    attachment: Attachment | None,
 ) -> Message:
     extra: dict[str, object] = {}
-    if sender == Message.Sender.AGENT:
+    # A file's message body is its name: no reply text for the composer rules to judge.
+    if sender == Message.Sender.AGENT and attachment is None:
         assert isinstance(author, Agent)
         extra["warnings_overridden"] = _check_playbook(conversation, body, overridden or [])
         canned = canned_use(canned_id=canned_id, agent=author) if canned_id else None
@@ -61,6 +63,7 @@ def _insert(
         body=body,
         author=author if isinstance(author, Agent) else None,
         client_id=client_id,
+        attachment=attachment,
         **extra,
     )
 
@@ -79,12 +82,15 @@ def message_post(
     note: bool = False,
     overridden: list[str] | None = None,
     canned_id: int | None = None,
+    attachment: Attachment | None = None,
 ) -> tuple[Message, bool]:
     """Store a visitor's message, an agent's reply or an agent's private note, once per
     `client_id`; returns it and whether it is new.
 
     A visitor writes only in its own conversation; an agent replies only in one it owns,
     and leaves notes in any it can see. Replies pass the composer rules (R10-R12).
+    An `attachment` (its file already stored, see chat.attachments) is saved with the
+    message, in the same transaction; a resend leaves it unsaved.
     """
     body = _clean_body(body)
     with transaction.atomic():
@@ -113,7 +119,7 @@ def message_post(
             # A savepoint: a resend of a stored `client_id` breaks the unique constraint,
             # which is cheaper than looking for it before every new message.
             with transaction.atomic():
-                message = _insert(conversation, author, sender, body, client_id, overridden, canned_id)
+                message = _insert(conversation, author, sender, body, client_id, overridden, canned_id, attachment)
         except IntegrityError:
             existing = _stored(conversation, sender, client_id)
             if existing is None:

@@ -5,9 +5,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import payloads
+from ..languages import conversation_language
 from ..models import Conversation, Message
 from ..realtime import SUPERVISORS_GROUP, send_on_commit
 from ..selectors import conversations_with_people
@@ -37,15 +40,18 @@ def conversations_mark_missed(*, now: datetime | None = None) -> int:
             conversation.needs_follow_up = True
             conversation.save(update_fields=["missed_at", "needs_follow_up"])
             email = conversation.visitor.email
-            promise = (
-                f"we'll answer by email at {email}" if email else "leave your email here and we'll answer by email"
-            )
-            message_insert(
-                conversation,
-                sender=Message.Sender.SYSTEM,
-                body=f"Sorry, nobody could answer in time. Your message is kept: {promise}; "
-                "the answer will also be here when you come back.",
-            )
+            with translation.override(conversation_language(conversation)):
+                if email:
+                    sorry = _(
+                        "Sorry, nobody could answer in time. Your message is kept: we'll answer by email at "
+                        "%(email)s; the answer will also be here when you come back."
+                    ) % {"email": email}
+                else:
+                    sorry = _(
+                        "Sorry, nobody could answer in time. Your message is kept: leave your email here and "
+                        "we'll answer by email; the answer will also be here when you come back."
+                    )
+            message_insert(conversation, sender=Message.Sender.SYSTEM, body=sorry)
             announce_conversation(conversation)
             marked += 1
     return marked
@@ -75,10 +81,13 @@ def conversations_close_abandoned(*, now: datetime | None = None) -> int:
             ):
                 continue
             conversation.abandoned_at = now
-            close_conversation(
-                conversation,
-                notice=f"This chat was closed after {minutes} minutes without messages. Write again any time.",
-            )
+            with translation.override(conversation_language(conversation)):
+                notice = ngettext(
+                    "This chat was closed after %(minutes)d minute without messages. Write again any time.",
+                    "This chat was closed after %(minutes)d minutes without messages. Write again any time.",
+                    minutes,
+                ) % {"minutes": minutes}
+            close_conversation(conversation, notice=notice)
             closed += 1
     return closed
 
@@ -91,6 +100,7 @@ def supervisors_alert_long_waits(*, now: datetime | None = None) -> int:
         conversations_with_people()
         .exclude(status=Conversation.Status.ENDED)
         .filter(waiting_since__lt=cutoff)
+        .prefetch_related("labels")
         .order_by("waiting_since")[:SWEEP_BATCH]
     )
     if waiting:

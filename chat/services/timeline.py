@@ -3,9 +3,10 @@
 from django.utils import timezone
 
 from agents.models import Agent
+from feedback.conversation_events import Event, conversation_event_queue
 
 from .. import payloads
-from ..models import Conversation, Message
+from ..models import Attachment, Conversation, Message
 from ..realtime import send_on_commit, visitor_group
 from .audiences import agent_audience, queue_groups, tell_supervisors
 
@@ -19,6 +20,7 @@ def message_insert(
     body: str,
     author: Agent | None = None,
     client_id: str | None = None,
+    attachment: Attachment | None = None,
     **extra: object,
 ) -> Message:
     """Store a message with the next sequence number and tell who may see it.
@@ -39,6 +41,11 @@ def message_insert(
         created_at=now,
         **extra,
     )
+    if attachment is not None:
+        attachment.message = message
+        attachment.save()
+    # The payloads below read it: known here, so no query on the hot path of every message.
+    Message.attachment.related.set_cached_value(message, attachment)
     changed = ["last_seq"]
     if sender == Message.Sender.VISITOR:
         conversation.preview = body[:PREVIEW_LENGTH]
@@ -69,6 +76,7 @@ def message_insert(
         conversation.last_public_seq = message.seq
         changed.append("last_public_seq")
     conversation.save(update_fields=changed)
+    conversation_event_queue(event=Event.MESSAGE_CREATED, conversation=conversation, message=message)
 
     if sender != Message.Sender.NOTE:
         send_on_commit(
@@ -79,7 +87,10 @@ def message_insert(
         # The queue shows the latest words and the timer; agents previewing sync on last_seq.
         send_on_commit(
             queue_groups(conversation),
-            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)},
+            {
+                "type": "conversation.updated",
+                "conversation": payloads.conversation_for_agent(conversation, with_labels=False),
+            },
         )
     else:
         send_on_commit(
@@ -87,7 +98,7 @@ def message_insert(
             {
                 "type": "message.new",
                 "message": payloads.message_payload(message, for_agent=True),
-                "conversation": payloads.conversation_for_agent(conversation),
+                "conversation": payloads.conversation_for_agent(conversation, with_labels=False),
             },
         )
         tell_supervisors(conversation)

@@ -10,9 +10,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+
+from feedback.conversation_events import Event, conversation_event_queue
 
 from ..emails import email_queue_review_request, email_queue_transcript
 from ..errors import ChatError, ErrorCode
+from ..languages import language_best_match
 from ..models import ConsentRecord, Conversation, Site, Topic, Visitor
 from ..selectors import conversation_for_visitor, conversation_open_for_visitor, conversations_with_people
 
@@ -43,11 +47,21 @@ def identity_signature(*, site: Site, external_id: str) -> str:
 
 
 def visitor_identify(
-    *, site: Site, token: str | None, identity: Identity | None = None, pages: list[object] | None = None
+    *,
+    site: Site,
+    token: str | None,
+    identity: Identity | None = None,
+    pages: list[object] | None = None,
+    language: str | None = None,
 ) -> tuple[Visitor, str]:
     visitor, token = _visitor_identify(site=site, token=token, identity=identity)
     if pages:
         visitor = visitor_pages_record(visitor=visitor, pages=pages)
+    # The browser's language as LANGUAGES knows it: emails and system messages are written in it.
+    best = language_best_match(language)
+    if best and best != visitor.language:
+        visitor.language = best
+        visitor.save(update_fields=["language"])
     return visitor, token
 
 
@@ -102,7 +116,10 @@ def conversation_start(*, visitor: Visitor, topic_slug: str | None, offline: boo
             raise ChatError(ErrorCode.UNKNOWN_TOPIC)
     with transaction.atomic():
         # The visitor row lock serialises concurrent starts of the same visitor.
-        Visitor.objects.select_for_update().filter(pk=visitor.pk).first()
+        locked = Visitor.objects.select_for_update().only("erased_at").get(pk=visitor.pk)
+        if locked.erased_at is not None:
+            # A socket that said hello before an erasure (chat.privacy) is being closed.
+            raise ChatError(ErrorCode.HELLO_REQUIRED, gettext("Please reload the page to start a new chat."))
         existing = conversation_open_for_visitor(visitor=visitor)
         if existing is not None:
             return existing
@@ -114,6 +131,7 @@ def conversation_start(*, visitor: Visitor, topic_slug: str | None, offline: boo
         conversation = Conversation.objects.create(
             site_id=visitor.site_id, visitor=visitor, topic=topic, is_offline_message=offline
         )
+        conversation_event_queue(event=Event.CONVERSATION_CREATED, conversation=conversation)
     # The queue learns of it with the first message, so agents never see empty chats.
     return conversations_with_people().get(pk=conversation.pk)
 
@@ -209,6 +227,7 @@ def conversation_rate(*, conversation_id: int, visitor: Visitor, rating: int, co
         conversation.rating_comment = comment.strip()
         conversation.rated_at = timezone.now()
         conversation.save(update_fields=["rating", "rating_comment", "rated_at"])
+        conversation_event_queue(event=Event.CONVERSATION_RATED, conversation=conversation)
         if conversation.status == Conversation.Status.ENDED:
             email_queue_review_request(conversation=conversation)
     return conversation

@@ -4,8 +4,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..availability import estimated_wait_seconds, queue_positions, site_availability, typical_wait
+from ..languages import conversation_language
 from ..models import Conversation, Message, Site
 from ..realtime import send_on_commit, visitor_group
 from .timeline import message_insert
@@ -15,7 +19,7 @@ def _minutes(seconds: int | None) -> str:
     if seconds is None:
         return ""
     minutes = max(1, round(seconds / 60))
-    return f" (about {minutes} minute{'s' if minutes != 1 else ''})"
+    return ngettext(" (about %(minutes)d minute)", " (about %(minutes)d minutes)", minutes) % {"minutes": minutes}
 
 
 def queue_greeting(conversation: Conversation) -> None:
@@ -25,24 +29,28 @@ def queue_greeting(conversation: Conversation) -> None:
     availability = site_availability(site)
     if availability.state == "online":
         return
-    if availability.state == "busy":
+    with translation.override(conversation_language(conversation)):
+        body = _queue_greeting_text(conversation, site=site, busy=availability.state == "busy")
+    message_insert(conversation, sender=Message.Sender.SYSTEM, body=body)
+
+
+def _queue_greeting_text(conversation: Conversation, *, site: Site, busy: bool) -> str:
+    if busy:
         position = queue_positions(site).get(conversation.pk, 1)
         wait = _minutes(estimated_wait_seconds(position, typical_wait(site)))
-        body = (
-            f"Thanks, your message has arrived. All our agents are busy; you are number {position} "
-            f"in the queue{wait}. Stay on this page or come back later: the answer will be here."
-        )
-    elif conversation.visitor.email:
-        body = (
+        return _(
+            "Thanks, your message has arrived. All our agents are busy; you are number %(position)d "
+            "in the queue%(wait)s. Stay on this page or come back later: the answer will be here."
+        ) % {"position": position, "wait": wait}
+    if conversation.visitor.email:
+        return _(
             "Thanks, your message has arrived. Nobody can answer live right now; we'll answer by "
-            f"email at {conversation.visitor.email}. The answer will also be here when you come back."
-        )
-    else:
-        body = (
-            "Thanks, your message has arrived. Nobody can answer live right now; leave your email "
-            "and we'll answer by email. The answer will also be here when you come back."
-        )
-    message_insert(conversation, sender=Message.Sender.SYSTEM, body=body)
+            "email at %(email)s. The answer will also be here when you come back."
+        ) % {"email": conversation.visitor.email}
+    return _(
+        "Thanks, your message has arrived. Nobody can answer live right now; leave your email "
+        "and we'll answer by email. The answer will also be here when you come back."
+    )
 
 
 def queue_position_frame(conversation_id: int, position: int, typical: timedelta | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The charts page's filters: a date range, per day or week, one team, agent or site."""
+"""The charts page's filters: a date range, per day or week, one team, agent, site or label."""
 
 from datetime import timedelta
 from typing import Any
@@ -6,11 +6,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import Agent, Team
 
 from ..metrics import Period, Scope
-from ..models import Site
+from ..models import Label, Site
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366  # a year, per day or per week: enough to compare seasons, bounded
@@ -22,18 +23,21 @@ class AgentChoiceField(forms.ModelChoiceField):
 
 
 class ReportFilterForm(forms.Form):
-    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    period = forms.ChoiceField(label="Per", choices=[("day", "Day"), ("week", "Week")], initial="day")
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    period = forms.ChoiceField(label=_("Per"), choices=[("day", _("Day")), ("week", _("Week"))], initial="day")
     team = forms.ModelChoiceField(
-        label="Team", queryset=Team.objects.order_by("name"), required=False, empty_label="All teams"
+        label=_("Team"), queryset=Team.objects.order_by("name"), required=False, empty_label=_("All teams")
     )
     agent = AgentChoiceField(
-        label="Agent", queryset=Agent.objects.order_by("display_name"), required=False, empty_label="All agents",
-        to_field_name="user_id",
+        label=_("Agent"), queryset=Agent.objects.order_by("display_name"), required=False,
+        empty_label=_("All agents"), to_field_name="user_id",
     )  # fmt: skip
     site = forms.ModelChoiceField(
-        label="Site", queryset=Site.objects.order_by("name"), required=False, empty_label="All sites"
+        label=_("Site"), queryset=Site.objects.order_by("name"), required=False, empty_label=_("All sites")
+    )
+    label = forms.ModelChoiceField(
+        label=_("Label"), queryset=Label.objects.order_by("name"), required=False, empty_label=_("All labels")
     )
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
@@ -47,9 +51,9 @@ class ReportFilterForm(forms.Form):
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end:
             if end < start:
-                raise forms.ValidationError("The end date comes before the start date.")
+                raise forms.ValidationError(_("The end date comes before the start date."))
             if (end - start).days >= MAX_DAYS:
-                raise forms.ValidationError(f"Pick at most {MAX_DAYS} days.")
+                raise forms.ValidationError(_("Pick at most %(days)s days.") % {"days": MAX_DAYS})
         return cleaned
 
     def scope(self) -> tuple[Scope, Period]:
@@ -65,6 +69,7 @@ class ReportFilterForm(forms.Form):
             team_id=team.pk if team else None,
             agent_id=agent.user_id if agent else None,
             site_id=site.pk if site else None,
+            label_id=data["label"].pk if data.get("label") else None,
         )
         return scope, data["period"]
 

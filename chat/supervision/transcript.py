@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from agents.models import Agent
 
 from ..metrics import SILENCE_LIMIT_SECONDS
@@ -21,7 +23,9 @@ def person_name(user: Any) -> str:
 def transcript_rows(conversation: Conversation) -> list[dict[str, Any]]:
     """Every message with its speaker, in one query; an agent reply after a silence over
     the R9 limit is marked with how long the customer waited."""
-    messages = Message.objects.filter(conversation=conversation).select_related("author__agent", "canned_response")
+    messages = Message.objects.filter(conversation=conversation).select_related(
+        "author__agent", "canned_response", "attachment"
+    )
     rows = []
     waiting_since = None
     visitor_name = str(conversation.visitor)
@@ -32,9 +36,9 @@ def transcript_rows(conversation: Conversation) -> list[dict[str, Any]]:
             if waiting_since is None:
                 waiting_since = message.created_at
         elif message.sender == Message.Sender.SYSTEM:
-            speaker = "System"
+            speaker = gettext("System")
         else:
-            speaker = person_name(message.author) or "Agent"
+            speaker = person_name(message.author) or gettext("Agent")
             if message.sender == Message.Sender.AGENT and waiting_since is not None:
                 wait = int((message.created_at - waiting_since).total_seconds())
                 waiting_since = None
@@ -47,6 +51,8 @@ def transcript_rows(conversation: Conversation) -> list[dict[str, Any]]:
                 "canned": message.canned_response,
                 "canned_used": message.canned_response_id is not None,
                 "warnings": list(message.warnings_overridden or []),
+                # By name only: a signed link would expire while the review page stays open.
+                "attachment": getattr(message, "attachment", None),
             }
         )
     return rows

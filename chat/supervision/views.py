@@ -15,7 +15,7 @@ from ..models import Conversation, TranscriptView
 from ..selectors import conversations_with_people, training_flags_for_agent
 from .access import supervisor_required
 from .forms import ReportFilterForm, default_scope
-from .reports import AGENT_COLUMNS, agent_rows, report_charts
+from .reports import agent_columns, agent_rows, report_charts
 from .transcript import transcript_rows
 
 # The agent socket the floor listens on (the supervisors group tells it what changed),
@@ -87,7 +87,7 @@ def _report_context(request: HttpRequest) -> dict:
         "form": form,
         "report": result,
         "charts": report_charts(result),
-        "agent_columns": AGENT_COLUMNS,
+        "agent_columns": agent_columns(),
         "agent_rows": agent_rows(result),
         "time_zone": str(scope.tz),
     }
@@ -107,7 +107,7 @@ def report_csv(request: HttpRequest, slug: str) -> HttpResponse:
     """One chart's numbers as CSV, for the filters in the query string."""
     context = _report_context(request)
     if slug == "agents":
-        rows = [AGENT_COLUMNS, *agent_rows(context["report"])]
+        rows = [agent_columns(), *agent_rows(context["report"])]
     else:
         chart = next((chart for chart in context["charts"] if chart.slug == slug), None)
         if chart is None:

@@ -10,6 +10,7 @@
  * (console/render.js) then brings the page in line with it. Plain JavaScript modules,
  * one per feature under console/, no framework, no build step.
  */
+import { wireAttachments } from "./console/attachments.js";
 import { wireCanned } from "./console/canned.js";
 import { wireChat } from "./console/chat.js";
 import { wireComposerChecks } from "./console/composer-checks.js";
@@ -18,6 +19,7 @@ import { root } from "./console/dom.js";
 import { wireFeedback } from "./console/feedback.js";
 import { wireKeyboard } from "./console/keyboard.js";
 import { wireKnowledge } from "./console/knowledge.js";
+import { wireLabels } from "./console/labels.js";
 import { tick, wireLists } from "./console/lists.js";
 import { wireNotice } from "./console/notice.js";
 import { wirePresence } from "./console/presence.js";
@@ -33,11 +35,13 @@ if (root) {
   wireNotice();
   wireTranscript();
   wireComposer();
+  wireAttachments();
   wireComposerChecks();
   wireCanned();
   wireTransfer();
   wireKnowledge();
   wireFeedback();
+  wireLabels();
   wireKeyboard();
   // Every dialog's Cancel button.
   for (const button of root.querySelectorAll("dialog [data-close]")) {

@@ -13,6 +13,9 @@
  * On a watched chat (#floor-chat) the same events refresh its transcript.
  * Text from the server goes into the page with textContent only, never as HTML.
  */
+// Django's JavaScript catalogue (the javascript-catalog script tag) in the page's language.
+const { gettext, interpolate } = window.django || { gettext: (s) => s, interpolate: (f, o) => f.replace(/%\((\w+)\)s/g, (m, k) => o[k]) };
+
 const floor = document.getElementById("floor");
 const watched = document.getElementById("floor-chat");
 const root = floor || watched;
@@ -88,18 +91,18 @@ const dash = () => h("span", { class: "muted" }, "—");
 function chatRow(chat, limit, now) {
   const waited = chat.waiting_since ? (now - Date.parse(chat.waiting_since)) / 1000 : 0;
   const url = floor.dataset.chatUrl.replace(/0\/$/, `${chat.id}/`);
-  const teams = chat.teams.length ? chat.teams.join(", ") : "no team";
+  const teams = chat.teams.length ? chat.teams.join(", ") : gettext("no team");
   return h(
     "tr",
     { "data-id": chat.id, class: chat.waiting_since && waited > limit ? "sv-row--alert" : null },
     h("td", {}, h("a", { href: url }, `#${chat.id}`)),
-    h("td", {}, chat.visitor, chat.is_customer ? [" ", tag("customer")] : null,
-      chat.needs_follow_up ? [" ", tag("follow-up", "tag--amber")] : null),
-    h("td", {}, chat.topic || "No topic", h("span", { class: "muted" }, ` · ${teams}`)),
+    h("td", {}, chat.visitor, chat.is_customer ? [" ", tag(gettext("customer"))] : null,
+      chat.needs_follow_up ? [" ", tag(gettext("follow-up"), "tag--amber")] : null),
+    h("td", {}, chat.topic || gettext("No topic"), h("span", { class: "muted" }, ` · ${teams}`)),
     h("td", {}, chat.agent || "—"),
-    h("td", {}, h("span", { class: `sv-status sv-status--${chat.status}` }, chat.status === "queued" ? "In queue" : "With agent")),
+    h("td", {}, h("span", { class: `sv-status sv-status--${chat.status}` }, chat.status === "queued" ? gettext("In queue") : gettext("With agent"))),
     h("td", { class: "num" }, h("span", { class: "sv-age", "data-since": chat.created_at }, "")),
-    h("td", { class: "num" }, chat.waiting_since ? timer(chat.waiting_since) : h("span", { class: "muted" }, "answered")),
+    h("td", { class: "num" }, chat.waiting_since ? timer(chat.waiting_since) : h("span", { class: "muted" }, gettext("answered"))),
   );
 }
 
@@ -117,11 +120,11 @@ function teamRow(team) {
 }
 
 function agentRow(agent) {
-  const status = agent.status.charAt(0).toUpperCase() + agent.status.slice(1);
+  const status = { online: gettext("Online"), away: gettext("Away"), offline: gettext("Offline") }[agent.status] || agent.status;
   return h(
     "tr",
     { "data-id": agent.id },
-    h("th", { scope: "row" }, agent.name, agent.is_supervisor ? [" ", tag("supervisor")] : null),
+    h("th", { scope: "row" }, agent.name, agent.is_supervisor ? [" ", tag(gettext("supervisor"))] : null),
     h("td", {}, h("span", { class: `sv-dot sv-dot--${agent.status}`, "aria-hidden": "true" }), ` ${status}`),
     h("td", {}, h("span", { class: "sv-load" },
       h("meter", { min: 0, max: agent.max_chats, value: agent.load, "aria-hidden": "true" }),
@@ -149,7 +152,7 @@ function renderSnapshot(snapshot) {
   fillTable("floor-agents", snapshot.agents.map(agentRow));
   const updated = document.getElementById("floor-updated");
   updated.dateTime = snapshot.server_time;
-  updated.textContent = new Date(now).toLocaleTimeString([], { hour12: false });
+  updated.textContent = new Date(now).toLocaleTimeString(document.documentElement.lang || [], { hour12: false });
   tick();
 }
 
@@ -222,14 +225,14 @@ function connect() {
     if (frame.type === "welcome") {
       live = true;
       attempts = 0;
-      setLive("live", "Live");
+      setLive("live", gettext("Live"));
       if (frame.server_time) setClock(frame.server_time);
     }
     if (concerns(frame)) scheduleRefresh();
   });
   ws.addEventListener("close", () => {
     live = false;
-    setLive("polling", `Updating every ${POLL_MS / 1000} s`);
+    setLive("polling", interpolate(gettext("Updating every %(seconds)s s"), { seconds: POLL_MS / 1000 }, true));
     const delay = Math.min(BACKOFF_MAX_MS, 1000 * 2 ** attempts) * (0.75 + Math.random() * 0.5);
     attempts += 1;
     setTimeout(connect, delay);

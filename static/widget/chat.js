@@ -5,9 +5,12 @@
 window.__helpdeskWidget.attach((api) => {
   "use strict";
   const { SITE, server, load, save, loadJSON, h, button, uuid, bubble, badge, unreadText } = api;
+  // The widget's language (loader.js): Django's JavaScript catalogue API; makemessages finds these calls.
+  const { gettext, ngettext, interpolate } = api;
   const WS_URL = `${server.protocol === "https:" ? "wss" : "ws"}://${server.host}/ws/visitor/${encodeURIComponent(SITE)}/`;
   const MAX = 4000, COUNTER_FROM = 3600;
-  const CONSENT = "Yes, also send me news and offers by email. I can unsubscribe at any time.";
+  // Stored with the consent as shown (R4): in the widget's language.
+  const CONSENT = gettext("Yes, also send me news and offers by email. I can unsubscribe at any time.");
   const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
   // Pending messages are re-read on every use, so two tabs do not overwrite each other's.
@@ -69,6 +72,11 @@ window.__helpdeskWidget.attach((api) => {
 .hd-star{width:40px;height:40px;border:1px solid #d1d5db;border-radius:10px;background:#fff;font-size:20px;color:#9ca3af;line-height:1}
 .hd-star[aria-pressed=true]{background:#fef3c7;border-color:#f59e0b;color:#b45309}
 .hd-rate textarea{resize:vertical;min-height:54px;margin-bottom:8px}
+.hd-attach{flex:none;width:40px;height:40px;border:1px solid #d1d5db;border-radius:10px;background:#fff;color:#4b5563;display:grid;place-items:center}
+.hd-attach:hover{background:#f3f4f6}.hd-attach svg{width:20px;height:20px;fill:currentColor}
+.hd-img{display:block;max-width:100%;max-height:240px;border-radius:8px;margin-top:2px;background:#fff}
+.hd-file{font-weight:600}.hd-file small{font-weight:400;opacity:.85}
+.hd-dropping .hd-messages{outline:3px dashed #93c5fd;outline-offset:-6px}
 @media (max-width:480px){.hd-panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0}
 .hd-form textarea,.hd-field input,.hd-rate textarea{font-size:16px}}`;
 
@@ -95,69 +103,72 @@ window.__helpdeskWidget.attach((api) => {
 
   function build() {
     panel = h("div", "hd-panel", null, { id: "hd-panel", role: "dialog", "aria-labelledby": "hd-title" });
-    title = h("h2", "hd-title", "Chat", { id: "hd-title" });
+    title = h("h2", "hd-title", gettext("Chat"), { id: "hd-title" });
     status = h("div", "hd-status", null, { role: "status" });
-    endBtn = button("hd-end", "End chat");
-    const closeBtn = button("hd-close", "\u00d7", { "aria-label": "Close chat window" });
+    endBtn = button("hd-end", gettext("End chat"));
+    const closeBtn = button("hd-close", "\u00d7", { "aria-label": gettext("Close chat window") });
     const head = h("div", "hd-head"), heading = h("div", "hd-heading");
     heading.append(title, status);
     head.append(heading, endBtn, closeBtn);
     queueBar = h("div", "hd-queue", null, { role: "status" });
 
-    confirmBar = h("div", "hd-confirm", null, { role: "group", "aria-label": "Confirm ending the chat" });
-    const yes = button("hd-end-confirm", "End chat"), no = button("hd-end-cancel", "Cancel");
-    confirmBar.append(h("span", "", "End this chat?"), yes, no);
+    confirmBar = h("div", "hd-confirm", null, { role: "group", "aria-label": gettext("Confirm ending the chat") });
+    const yes = button("hd-end-confirm", gettext("End chat")), no = button("hd-end-cancel", gettext("Cancel"));
+    confirmBar.append(h("span", "", gettext("End this chat?")), yes, no);
 
-    list = h("div", "hd-messages", null, { role: "log", "aria-live": "polite", "aria-label": "Messages", tabindex: "0" });
+    list = h("div", "hd-messages", null, { role: "log", "aria-live": "polite", "aria-label": gettext("Messages"), tabindex: "0" });
     intro = h("p", "hd-intro");
     note = h("div", "hd-note");
     list.append(note, intro);
     typingEl = h("div", "hd-typing", null, { "aria-live": "polite" });
 
     const foot = h("div", "hd-foot");
-    topicRow = h("label", "hd-topic", "What is it about? (optional)");
+    topicRow = h("label", "hd-topic", gettext("What is it about? (optional)"));
     topicSel = h("select", "", null, { name: "topic" });
     topicRow.append(topicSel);
     setTopics(api.topics());
 
     // R3: nobody can answer live, so the answer comes by email: the one place an email is required.
-    offBox = h("div", "hd-offline", null, { role: "group", "aria-label": "Leave a message" });
-    ({ input: offEmail, check: offCheck, err: offErr } = emailFields(offBox, "Your email (for our answer)"));
+    offBox = h("div", "hd-offline", null, { role: "group", "aria-label": gettext("Leave a message") });
+    ({ input: offEmail, check: offCheck, err: offErr } = emailFields(offBox, gettext("Your email (for our answer)")));
 
     errorBox = h("div", "hd-error", null, { role: "alert" });
     form = h("form", "hd-form");
     ta = h("textarea", "", null, {
-      name: "body", rows: "1", maxlength: String(MAX), "aria-label": "Your message", placeholder: "Type your message\u2026",
+      name: "body", rows: "1", maxlength: String(MAX), "aria-label": gettext("Your message"), placeholder: gettext("Type your message…"),
     });
-    form.append(ta, h("button", "hd-send", "Send", { type: "submit", "aria-label": "Send message" }));
+    form.append(ta, h("button", "hd-send", gettext("Send"), { type: "submit", "aria-label": gettext("Send message") }));
+    wireFiles();
     counter = h("div", "hd-counter");
 
     // R19: the rating once the chat has ended.
     rateBox = h("div", "hd-rate", null, { role: "group", "aria-labelledby": "hd-rate-q" });
-    const words = ["Very poor", "Poor", "OK", "Good", "Excellent"];
-    stars = words.map((w, i) => button("hd-star", "\u2605", { "aria-label": `${i + 1} of 5: ${w}`, "aria-pressed": "false", "data-rating": i + 1 }));
+    const words = [gettext("Very poor"), gettext("Poor"), gettext("OK"), gettext("Good"), gettext("Excellent")];
+    stars = words.map((w, i) => button("hd-star", "\u2605", {
+      "aria-label": interpolate(gettext("%(stars)s of 5: %(word)s"), { stars: i + 1, word: w }, true), "aria-pressed": "false", "data-rating": i + 1,
+    }));
     const starRow = h("div", "hd-stars");
     starRow.append(...stars);
-    rateComment = h("textarea", "", null, { name: "comment", rows: "2", maxlength: "2000", "aria-label": "Comment (optional)", placeholder: "Anything to add? (optional)" });
+    rateComment = h("textarea", "", null, { name: "comment", rows: "2", maxlength: "2000", "aria-label": gettext("Comment (optional)"), placeholder: gettext("Anything to add? (optional)") });
     rateErr = h("div", "hd-field-error", null, { role: "alert" });
     const rateRow = h("div", "hd-row");
-    rateRow.append(h("button", "hd-primary hd-rate-send", "Send rating", { type: "button" }));
-    rateBox.append(h("p", "", "How was this chat?", { id: "hd-rate-q" }), starRow, rateComment, rateErr, rateRow);
-    rateThanks = h("p", "hd-done hd-rate-thanks", "Thank you for your feedback!", { role: "status" });
+    rateRow.append(h("button", "hd-primary hd-rate-send", gettext("Send rating"), { type: "button" }));
+    rateBox.append(h("p", "", gettext("How was this chat?"), { id: "hd-rate-q" }), starRow, rateComment, rateErr, rateRow);
+    rateThanks = h("p", "hd-done hd-rate-thanks", gettext("Thank you for your feedback!"), { role: "status" });
 
     // R4, R18: the email only when the visitor asks for the transcript.
     doneNote = h("p", "hd-done hd-contact-done", null, { role: "status" });
     tools = h("div", "hd-tools");
-    mailLink = button("hd-link hd-transcript-link", "Email me the transcript");
+    mailLink = button("hd-link hd-transcript-link", gettext("Email me the transcript"));
     tools.append(mailLink);
-    mailBox = h("form", "hd-box hd-transcript", null, { "aria-label": "Email me the transcript", novalidate: "" });
-    ({ input: mailEmail, check: mailCheck, err: mailErr } = emailFields(mailBox, "Email for the transcript"));
+    mailBox = h("form", "hd-box hd-transcript", null, { "aria-label": gettext("Email me the transcript"), novalidate: "" });
+    ({ input: mailEmail, check: mailCheck, err: mailErr } = emailFields(mailBox, gettext("Email for the transcript")));
     const mailRow = h("div", "hd-row");
-    const mailCancel = button("hd-secondary", "Cancel");
-    mailRow.append(mailCancel, h("button", "hd-primary", "Send me the transcript", { type: "submit" }));
+    const mailCancel = button("hd-secondary", gettext("Cancel"));
+    mailRow.append(mailCancel, h("button", "hd-primary", gettext("Send me the transcript"), { type: "submit" }));
     mailBox.append(mailRow);
 
-    newBtn = button("hd-new", "Start a new chat");
+    newBtn = button("hd-new", gettext("Start a new chat"));
     foot.append(topicRow, offBox, errorBox, form, counter, rateBox, rateThanks, doneNote, mailBox, tools, newBtn);
     panel.append(head, queueBar, confirmBar, list, typingEl, foot);
     panel.hidden = confirmBar.hidden = errorBox.hidden = typingEl.hidden = note.hidden = mailBox.hidden = rateErr.hidden = true;
@@ -188,9 +199,9 @@ window.__helpdeskWidget.attach((api) => {
     let rating = 0;
     stars.forEach((s, i) => { s.onclick = () => { rating = i + 1; stars.forEach((x, j) => x.setAttribute("aria-pressed", String(j <= i))); fieldError(rateErr, ""); }; });
     rateRow.firstChild.onclick = () => {
-      if (!rating) return fieldError(rateErr, "Please choose 1 to 5 stars.");
+      if (!rating) return fieldError(rateErr, gettext("Please choose 1 to 5 stars."));
       rateSent = { type: "conversation.rate", conversation_id: conv.id, rating, comment: rateComment.value.trim() };
-      if (!send(rateSent)) fieldError(rateErr, "Not connected right now; please try again in a moment.");
+      if (!send(rateSent)) fieldError(rateErr, gettext("Not connected right now; please try again in a moment."));
     };
     composerChanged();
     pending().forEach(addPendingEl);
@@ -198,7 +209,7 @@ window.__helpdeskWidget.attach((api) => {
 
   function setTopics(topics) {
     const chosen = topicSel.value;
-    topicSel.replaceChildren(h("option", "", "No topic / Just a question", { value: "" }),
+    topicSel.replaceChildren(h("option", "", gettext("No topic / Just a question"), { value: "" }),
       ...topics.map((t) => h("option", "", t.name, { value: t.slug })));
     topicSel.value = chosen;
     if (topicSel.selectedIndex < 0) topicSel.value = "";
@@ -225,7 +236,7 @@ window.__helpdeskWidget.attach((api) => {
 
   function showTyping(name) {
     clearTimeout(typingTimer);
-    typingEl.textContent = name ? `${name} is typing\u2026` : "";
+    typingEl.textContent = name ? interpolate(gettext("%(name)s is typing…"), { name }, true) : "";
     typingEl.hidden = !name;
     if (name) typingTimer = setTimeout(showTyping, 5000);
   }
@@ -248,11 +259,11 @@ window.__helpdeskWidget.attach((api) => {
 
   function msgEl(m) {
     const el = h("div", `hd-msg hd-msg--${m.sender}`), body = h("div", "hd-body");
-    if (m.sender === "visitor") el.append(h("span", "sr", "You: "));
-    if (m.sender === "agent") el.append(h("div", "hd-author", m.author_name || "Agent"));
-    linkify(body, m.body || "");
+    if (m.sender === "visitor") el.append(h("span", "sr", gettext("You: ")));
+    if (m.sender === "agent") el.append(h("div", "hd-author", m.author_name || gettext("Agent")));
+    if (m.attachment) body.append(fileEl(m.attachment)); else linkify(body, m.body || "");
     el.append(body);
-    if (m.created_at) el.title = new Date(m.created_at).toLocaleString();
+    if (m.created_at) el.title = new Date(m.created_at).toLocaleString(api.language());
     return el;
   }
 
@@ -276,7 +287,8 @@ window.__helpdeskWidget.attach((api) => {
   }
 
   function addMessage(m) {
-    if (!conv || m.conversation_id !== conv.id || shown.has(m.seq)) return;
+    if (!conv || m.conversation_id !== conv.id) return;
+    if (shown.has(m.seq)) return refreshFile(m);
     const near = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     const old = m.client_id && m.sender === "visitor" && pendingEl(m.client_id);
     if (old) { old.remove(); dropPending(m.client_id); }
@@ -286,11 +298,89 @@ window.__helpdeskWidget.attach((api) => {
     if (near || m.sender === "visitor") scrollDown();
   }
 
+  /* ---- files (docs/protocol.md, "Files"): sent over HTTP with the visitor token, shown as
+   * pending until stored; a refused file leaves the typed text alone and says why ---- */
+  let attachBtn, fileInput;
+  const PAPERCLIP = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z"/></svg>';
+
+  function wireFiles() {
+    attachBtn = button("hd-attach", null, { "aria-label": gettext("Attach a file"), title: gettext("Attach a file") });
+    attachBtn.innerHTML = PAPERCLIP; // a constant: names and messages only ever go in as text
+    fileInput = h("input", "", null, { type: "file", hidden: "", "aria-hidden": "true", tabindex: "-1" });
+    form.prepend(attachBtn, fileInput);
+    attachBtn.onclick = () => fileInput.click();
+    fileInput.onchange = () => { [...fileInput.files].forEach(sendFile); fileInput.value = ""; };
+    const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files") && isLive();
+    panel.addEventListener("dragover", (e) => { if (hasFiles(e)) { e.preventDefault(); panel.classList.add("hd-dropping"); } });
+    panel.addEventListener("dragleave", (e) => { if (!panel.contains(e.relatedTarget)) panel.classList.remove("hd-dropping"); });
+    panel.addEventListener("drop", (e) => {
+      panel.classList.remove("hd-dropping");
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      [...e.dataTransfer.files].forEach(sendFile);
+    });
+  }
+
+  const sizeText = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${Math.round(n / 1024)} KB` : `${(n / 1048576).toFixed(1)} MB`);
+
+  // Images inline, other files as a download link (signed, expiring: see refreshFile).
+  function fileEl(a) {
+    const href = a.url ? new URL(a.url, server).href : null;
+    if (!href) return h("span", "hd-file", interpolate(gettext("%(name)s (no longer available)"), { name: a.name }, true));
+    const link = h("a", "hd-file", null, { href, target: "_blank", rel: "noopener noreferrer" });
+    if (a.is_image) link.append(h("img", "hd-img", null, { src: href, alt: a.name }));
+    else link.append(`\u{1F4CE} ${a.name} `, h("small", "", `(${sizeText(a.size)})`));
+    return link;
+  }
+
+  // A sync signs every file's link again: links shown before it may have expired.
+  function refreshFile(m) {
+    const body = m.attachment && list.querySelector(`.hd-msg[data-seq="${m.seq}"] .hd-body`);
+    if (body) body.replaceChildren(fileEl(m.attachment));
+  }
+
+  function sendFile(file) {
+    // Over HTTP: a socket that is reconnecting does not hold it up; the token is the widget's own.
+    if (!isLive() || !load("token")) return showError(gettext("Not connected right now; please try again in a moment."));
+    const clientId = uuid(), id = conv.id;
+    const el = msgEl({ sender: "visitor", body: file.name });
+    el.classList.add("hd-msg--pending");
+    el.dataset.clientId = clientId;
+    el.append(h("span", "hd-meta", interpolate(gettext("Uploading %(size)s…"), { size: sizeText(file.size) }, true)));
+    list.append(el);
+    syncIntro();
+    scrollDown();
+    const data = new FormData();
+    data.append("file", file);
+    data.append("client_id", clientId);
+    fetch(`${server.origin}/widget/${encodeURIComponent(SITE)}/conversations/${id}/attachments`, {
+      method: "POST", mode: "cors", credentials: "omit", cache: "no-store",
+      headers: { Authorization: `Visitor ${load("token")}` }, body: data,
+    })
+      .then((r) => r.json().catch(() => ({})).then((answer) => ({ ok: r.ok, status: r.status, answer })))
+      .then(({ ok, status, answer }) => {
+        el.remove();
+        // A proxy in front may refuse a large body itself, without our JSON.
+        const reason = (answer.error && answer.error.message) ||
+          (status === 413 ? gettext("The file is too large.") : gettext("Something went wrong."));
+        if (!ok) return showError(interpolate(gettext("%(name)s was not sent: %(reason)s"), { name: file.name, reason }, true));
+        showError("");
+        addMessage(answer.message); // its message.new may come first or after: shown once
+        api.sent();
+      })
+      .catch(() => {
+        el.remove();
+        syncIntro();
+        showError(interpolate(gettext("%(name)s was not sent: %(reason)s"),
+          { name: file.name, reason: gettext("Not connected right now; please try again in a moment.") }, true));
+      });
+  }
+
   function addPendingEl(p) {
     const el = msgEl({ sender: "visitor", body: p.body });
     el.classList.add("hd-msg--pending");
     el.dataset.clientId = p.client_id;
-    el.append(h("span", "hd-meta", "Sending\u2026"));
+    el.append(h("span", "hd-meta", gettext("Sending…")));
     list.append(el);
     syncIntro();
     scrollDown();
@@ -314,7 +404,7 @@ window.__helpdeskWidget.attach((api) => {
       .filter((el) => +el.dataset.seq > (st.read || 0)).length;
     badge.hidden = !n;
     badge.textContent = n > 9 ? "9+" : n;
-    unreadText.textContent = n ? `${n} unread message${n > 1 ? "s" : ""}` : "";
+    unreadText.textContent = n ? interpolate(ngettext("%(count)s unread message", "%(count)s unread messages", n), { count: n }, true) : "";
   }
 
   /* ---- conversation state ---- */
@@ -325,13 +415,16 @@ window.__helpdeskWidget.attach((api) => {
     agentRead = Math.max(agentRead, seq || 0);
     list.querySelectorAll(".hd-seen").forEach((el) => el.remove());
     const read = [...list.querySelectorAll(".hd-msg--visitor[data-seq]")].filter((el) => +el.dataset.seq <= agentRead);
-    if (read.length) read[read.length - 1].append(h("div", "hd-seen", "Seen"));
+    if (read.length) read[read.length - 1].append(h("div", "hd-seen", gettext("Seen")));
   }
   const isLive = () => !!conv && conv.status !== "ended";
   const avail = () => api.availability();
   // R3: outside hours or with nobody present, a new chat is a message left for an answer by email.
   const offlineMode = () => !conv && ["offline", "closed"].includes(avail().state);
-  const LABELS = { online: "Chat with us", busy: "All agents busy \u2014 you can still write", offline: "Leave a message", closed: "Leave a message" };
+  const LABELS = {
+    online: gettext("Chat with us"), busy: gettext("All agents busy — you can still write"),
+    offline: gettext("Leave a message"), closed: gettext("Leave a message"),
+  };
 
   function setConv(c) {
     if (conv && conv.id !== c.id) resetView();
@@ -346,27 +439,35 @@ window.__helpdeskWidget.attach((api) => {
 
   function chrome() {
     const name = conv && conv.agent_name, ended = !!conv && !isLive(), off = offlineMode(), a = avail();
-    title.textContent = name || (off ? "Leave a message" : visitorName ? `Hi ${visitorName}!` : api.siteName() || "Chat");
+    title.textContent = name || (off ? gettext("Leave a message")
+      : visitorName ? interpolate(gettext("Hi %(name)s!"), { name: visitorName }, true) : api.siteName() || gettext("Chat"));
     let text = "";
     if (!ready && wantConnection() && (conv || pending().length)) {
-      text = everConnected ? "Reconnecting\u2026" : attempt > 2 ? "Chat is unavailable right now; retrying\u2026" : "Connecting\u2026";
+      text = everConnected ? gettext("Reconnecting…") : attempt > 2 ? gettext("Chat is unavailable right now; retrying…") : gettext("Connecting…");
     } else if (conv) {
-      text = conv.status === "queued" && st.purpose === "offline" && st.id === conv.id ? "Message received \u2014 we'll reply by email" : { queued: "Waiting for an agent\u2026", active: `Chatting with ${name || "an agent"}`, ended: "Chat ended" }[conv.status] || "";
+      text = conv.status === "queued" && st.purpose === "offline" && st.id === conv.id ? gettext("Message received — we'll reply by email") : {
+        queued: gettext("Waiting for an agent…"),
+        active: name ? interpolate(gettext("Chatting with %(name)s"), { name }, true) : gettext("Chatting with an agent"),
+        ended: gettext("Chat ended"),
+      }[conv.status] || "";
     } else {
       text = off ? api.siteName() : LABELS[a.state] || "";
     }
     status.textContent = text;
-    intro.textContent = off || a.state === "busy" ? a.message : "Ask us anything \u2014 no sign-up needed. We'll reply right here.";
+    intro.textContent = off || a.state === "busy" ? a.message : gettext("Ask us anything — no sign-up needed. We'll reply right here.");
     const waiting = conv && conv.status === "queued" && queue && queue.conversation_id === conv.id && a.can_chat_live !== false;
     queueBar.hidden = !waiting;
     if (waiting) {
       const wait = queue.estimated_wait_seconds;
-      queueBar.textContent = `You're number ${queue.position} in line` + (wait == null ? "" : ` \u00b7 about ${Math.max(1, Math.round(wait / 60))} min`);
+      const inLine = interpolate(gettext("You're number %(position)s in line"), { position: queue.position }, true);
+      queueBar.textContent = wait == null ? inLine
+        : `${inLine} \u00b7 ${interpolate(gettext("about %(minutes)s min"), { minutes: Math.max(1, Math.round(wait / 60)) }, true)}`;
     }
     const starting = pending().some((p) => p.conversation_id == null);
     topicRow.hidden = !!conv || starting || topicSel.options.length < 2;
     offBox.hidden = !off || starting;
     endBtn.hidden = !isLive();
+    attachBtn.hidden = !isLive();
     if (!isLive()) confirmBar.hidden = true;
     const refocus = ended && form.contains(api.root.activeElement);
     form.hidden = ended;
@@ -378,8 +479,9 @@ window.__helpdeskWidget.attach((api) => {
     doneNote.hidden = !given;
     if (given) {
       doneNote.textContent = st.purpose === "offline"
-        ? `Thanks! We'll answer by email at ${st.email}; the answer will also be here.`
-        : ended ? `The transcript goes to ${st.email}.` : `We'll email the transcript to ${st.email} when the chat ends.`;
+        ? interpolate(gettext("Thanks! We'll answer by email at %(email)s; the answer will also be here."), { email: st.email }, true)
+        : interpolate(ended ? gettext("The transcript goes to %(email)s.") : gettext("We'll email the transcript to %(email)s when the chat ends."),
+          { email: st.email }, true);
     }
     tools.hidden = !conv || !!(conv.transcript_requested || (given && st.purpose === "transcript")) || !mailBox.hidden;
     if (!conv) mailBox.hidden = true;
@@ -402,7 +504,8 @@ window.__helpdeskWidget.attach((api) => {
     let sock;
     try { sock = ws = new WebSocket(WS_URL); } catch (e) { ws = null; retry(); return; }
     sock.onopen = () => {
-      const hello = { type: "hello", token: load("token"), pages: api.pages() };
+      // The widget's language: emails and system messages for this visitor are written in it.
+      const hello = { type: "hello", token: load("token"), pages: api.pages(), language: api.language() };
       if (api.identity) hello.identity = api.identity;
       sock.send(JSON.stringify(hello));
     };
@@ -551,7 +654,7 @@ window.__helpdeskWidget.attach((api) => {
       markShown(el, f.seq); // lastSeq moves on with its message.new, which says what came before it
     },
     typing(f) {
-      if (conv && f.conversation_id === conv.id && f.sender !== "visitor" && isLive()) showTyping(f.name || "Agent");
+      if (conv && f.conversation_id === conv.id && f.sender !== "visitor" && isLive()) showTyping(f.name || gettext("Agent"));
     },
     read(f) {
       if (conv && f.conversation_id === conv.id && f.reader === "agent") showSeen(f.seq);
@@ -566,7 +669,7 @@ window.__helpdeskWidget.attach((api) => {
         const tries = (faultTries.get(ref) || 0) + 1;
         faultTries.set(ref, tries);
         sentNow.delete(ref);
-        showError(f.message || "Something went wrong.");
+        showError(f.message || gettext("Something went wrong."));
         return later(flush, Math.min(30, 2 ** tries));
       }
       if (f.code === "rate_limited") {
@@ -584,10 +687,10 @@ window.__helpdeskWidget.attach((api) => {
         if (c) { mailEmail.value = c.email; mailCheck.checked = !!c.marketing_consent; mailBox.dataset.purpose = c.purpose; }
         mailBox.hidden = false;
         chrome();
-        fieldError(mailErr, f.message || "That email address does not look right.");
+        fieldError(mailErr, f.message || gettext("That email address does not look right."));
         return mailEmail.focus();
       }
-      if (ref === "conversation.rate") { rateSent = null; return fieldError(rateErr, f.message || "The rating could not be saved."); }
+      if (ref === "conversation.rate") { rateSent = null; return fieldError(rateErr, f.message || gettext("The rating could not be saved.")); }
       if (p) giveBack([p]);
       if (ref === "conversation.start") {
         starting = false;
@@ -596,7 +699,7 @@ window.__helpdeskWidget.attach((api) => {
       }
       if (ref === "sync" && f.code === "not_found") { conv = null; st = {}; saveSt(); resetView(); }
       if (f.code === "conversation_ended") requestSync();
-      showError(f.message || "Something went wrong.");
+      showError(f.message || gettext("Something went wrong."));
       chrome();
     },
   };
@@ -618,7 +721,7 @@ window.__helpdeskWidget.attach((api) => {
   /* ---- actions ---- */
   function askContact(purpose, input, check, err) {
     const email = input.value.trim();
-    if (!EMAIL_RE.test(email)) { fieldError(err, "Please enter a valid email address."); input.focus(); return false; }
+    if (!EMAIL_RE.test(email)) { fieldError(err, gettext("Please enter a valid email address.")); input.focus(); return false; }
     purpose = mailBox.dataset.purpose || purpose;
     delete mailBox.dataset.purpose;
     setContact({ email, purpose, conversation_id: conv ? conv.id : null, ...consentOf(check) });
@@ -630,12 +733,12 @@ window.__helpdeskWidget.attach((api) => {
   function submit() {
     const body = ta.value;
     if (!body.trim() || (conv && !isLive())) return;
-    if (body.length > MAX) return showError(`A message can be at most ${MAX} characters.`);
+    if (body.length > MAX) return showError(interpolate(gettext("A message can be at most %(max)s characters."), { max: MAX }, true));
     const p = { client_id: uuid(), conversation_id: isLive() ? conv.id : null, body, topic: topicSel.value || null };
     if (offlineMode()) {
       const email = offEmail.value.trim();
       if (!EMAIL_RE.test(email)) {
-        fieldError(offErr, email ? "Please enter a valid email address." : "Please enter your email so we can answer you.");
+        fieldError(offErr, email ? gettext("Please enter a valid email address.") : gettext("Please enter your email so we can answer you."));
         return offEmail.focus();
       }
       p.offline = true;
@@ -656,7 +759,7 @@ window.__helpdeskWidget.attach((api) => {
   function endChat() {
     confirmBar.hidden = true;
     if (isLive() && send({ type: "conversation.end", conversation_id: conv.id })) return ta.focus();
-    showError("Not connected right now; please try again in a moment.");
+    showError(gettext("Not connected right now; please try again in a moment."));
     endBtn.focus();
   }
 

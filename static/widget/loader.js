@@ -8,6 +8,11 @@
  * visitor socket of docs/protocol.md) loads only when the panel opens, or at once for a
  * returning visitor with an open chat. Everything renders into an open shadow root on
  * <div id="helpdesk-widget">, so the host page's styles and ours never mix.
+ *
+ * Language: the config answers the site's fixed language, else the best of navigator.languages;
+ * for anything but English the widget fetches that language's catalogue (GET /widget/i18n/<code>.json,
+ * Django's djangojs domain, cached) before chat.js loads. gettext/ngettext/interpolate below follow
+ * Django's JavaScript catalogue API, so `makemessages -d djangojs` finds every string.
  */
 (() => {
   "use strict";
@@ -16,13 +21,35 @@
     document.querySelector("script[data-site]");
   const SITE = script && script.dataset.site;
   if (!SITE) return;
-  const VERSION = "3"; // chat.js?v=: a cached loader never pairs with a newer chat.js
+  const VERSION = "4"; // chat.js?v=: a cached loader never pairs with a newer chat.js
   const server = new URL(script.src, location.href);
   const HTTP = `${server.origin}/widget/${encodeURIComponent(SITE)}`;
   const ds = script.dataset;
   const identity = ds.customerId && ds.customerSignature ? {
     id: ds.customerId, signature: ds.customerSignature, name: ds.customerName || "", email: ds.customerEmail || "",
   } : null;
+
+  /* ---- i18n: Django's JavaScript catalogue API over the catalogue of the widget's language ---- */
+  let catalog = {}, language = "en";
+  // English and German (LANGUAGES) both have one singular form; a language with other plural rules
+  // would need its Plural-Forms here (evaluating the catalogue's expression needs eval, which host
+  // pages' CSP may forbid).
+  const pluralIndex = (n) => (n === 1 ? 0 : 1);
+  const gettext = (msgid) => {
+    const value = catalog[msgid];
+    if (value == null) return msgid;
+    return typeof value === "string" ? value : value[0];
+  };
+  const ngettext = (singular, plural, count) => {
+    const value = catalog[singular];
+    if (value == null || typeof value === "string") return count === 1 ? singular : plural;
+    return value[pluralIndex(count)] || (count === 1 ? singular : plural);
+  };
+  const interpolate = (fmt, obj, named) => named
+    ? fmt.replace(/%\(\w+\)s/g, (m) => String(obj[m.slice(2, -2)]))
+    : fmt.replace(/%s/g, () => String(obj.shift()));
+  const browserLanguages = () => (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""])
+    .slice(0, 8).join(",");
 
   /* ---- storage: helpdesk:<site>:<name>; memory when storage is unavailable ---- */
   const mem = {};
@@ -89,26 +116,28 @@ button,input,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
 @media (prefers-reduced-motion:reduce){.hd-nudge{animation:none}}
 @media (max-width:480px){.hd-bubble{right:14px;bottom:14px}.hd-nudge{right:14px;bottom:84px}}`;
 
-  let root, wrap, bubble, badge, unreadText, nudgeEl, nudgeText;
-  const LABELS = {
-    online: "Chat with us", busy: "All agents busy \u2014 you can still write",
-    offline: "Leave a message", closed: "Leave a message", unavailable: "Chat unavailable",
-  };
+  let root, wrap, bubble, badge, unreadText, nudgeEl, nudgeText, nudgeClose;
+  // A function: the words come from the catalogue, which arrives after the bubble is drawn.
+  const labels = () => ({
+    online: gettext("Chat with us"), busy: gettext("All agents busy — you can still write"),
+    offline: gettext("Leave a message"), closed: gettext("Leave a message"), unavailable: gettext("Chat unavailable"),
+  });
   let availability = { state: "unknown", message: "", can_chat_live: false };
 
   function build() {
     const host = h("div", "", null, { id: "helpdesk-widget" });
     root = host.attachShadow({ mode: "open" });
     bubble = button("hd-bubble", null, {
-      "aria-label": "Open chat", "aria-expanded": "false", "aria-controls": "hd-panel", "aria-describedby": "hd-unread",
+      "aria-label": gettext("Open chat"), "aria-expanded": "false", "aria-controls": "hd-panel", "aria-describedby": "hd-unread",
     });
     bubble.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8.5L4 21.5V18a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z"/></svg>';
     badge = h("span", "hd-badge", null, { "aria-hidden": "true" });
     bubble.append(h("span", "hd-dot", null, { "aria-hidden": "true" }), badge);
     unreadText = h("span", "sr", null, { id: "hd-unread" });
-    nudgeEl = h("div", "hd-nudge", null, { role: "status", "aria-label": "Message from the site" });
+    nudgeEl = h("div", "hd-nudge", null, { role: "status" });
     nudgeText = button("hd-nudge-text");
-    const x = button("hd-nudge-close", "\u00d7", { "aria-label": "Dismiss" });
+    const x = nudgeClose = button("hd-nudge-close", "\u00d7");
+    relabel();
     nudgeEl.append(nudgeText, x);
     badge.hidden = nudgeEl.hidden = true;
     wrap = h("div", "hd");
@@ -120,32 +149,51 @@ button,input,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     x.onclick = () => { hideNudge(); bubble.focus(); };
   }
 
+  function relabel() {
+    nudgeEl.setAttribute("aria-label", gettext("Message from the site"));
+    nudgeClose.setAttribute("aria-label", gettext("Dismiss"));
+  }
+
   // R3: the bubble always shows and says what is true now; never "online" unless it is.
   function setAvailability(a) {
     availability = a || availability;
-    const label = LABELS[availability.state] || "Chat";
+    const LABELS = labels();
+    const label = LABELS[availability.state] || gettext("Chat");
     bubble.dataset.state = availability.state;
-    bubble.setAttribute("aria-label", availability.state in LABELS ? `Open chat: ${label}` : "Open chat");
+    bubble.setAttribute("aria-label", availability.state in LABELS
+      ? interpolate(gettext("Open chat: %(label)s"), { label }, true) : gettext("Open chat"));
     bubble.title = availability.message && availability.state !== "unavailable" ? `${label}. ${availability.message}` : label;
     if (chat) chat.refresh();
   }
 
   /* ---- config: availability, invitation, triggers due for this browser ---- */
-  let config = null, configTries = 0;
-  function fetchConfig() {
-    fetch(`${HTTP}/config?browser_id=${encodeURIComponent(browserId)}`, { mode: "cors", credentials: "omit", cache: "no-store" })
+  let config = null, configTries = 0, catalogReady = Promise.resolve();
+  // The catalogue of the widget's language; a failure leaves the widget in English, never broken.
+  function loadCatalog(lang) {
+    if (!lang || !lang.catalog_url) { catalog = {}; language = (lang && lang.code) || "en"; return Promise.resolve(); }
+    return fetch(new URL(lang.catalog_url, server).href, { mode: "cors", credentials: "omit" })
       .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((data) => { catalog = data.catalog || {}; language = lang.code; })
+      .catch(() => {});
+  }
+  function fetchConfig() {
+    const query = `browser_id=${encodeURIComponent(browserId)}&languages=${encodeURIComponent(browserLanguages())}`;
+    fetch(`${HTTP}/config?${query}`, { mode: "cors", credentials: "omit", cache: "no-store" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((c) => (catalogReady = loadCatalog(c.language)).then(() => c))
       .then((c) => {
         config = c;
+        relabel();
         setAvailability(c.availability);
         // A returning visitor with an open or unseen chat connects at once, so a late answer
         // shows as a badge; the panel itself never opens on its own (R1, R9).
         if (load("token") && chatting()) loadChat();
       })
       .catch((status) => {
-        setAvailability({ state: "unavailable", message: "Chat is unavailable on this page right now." });
+        setAvailability({ state: "unavailable", message: gettext("Chat is unavailable on this page right now.") });
         // Refused (unknown site or origin): final. A network failure: a few slow retries, no loop.
-        if (typeof status !== "number" && configTries++ < 3) setTimeout(fetchConfig, 5000 * 2 ** configTries);
+        // (No "x++ < n": xgettext, behind makemessages, reads "< 3" as the start of an E4X literal.)
+        if (typeof status !== "number" && configTries < 3) setTimeout(fetchConfig, 5000 * 2 ** ++configTries);
       });
   }
 
@@ -154,8 +202,8 @@ button,input,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
 
   function showNudge(text, trigger) {
     nudge = { trigger };
-    nudgeText.replaceChildren(h("small", "", (config && config.site && config.site.name) || "Chat"), text);
-    nudgeText.setAttribute("aria-label", `${text} \u2014 open the chat`);
+    nudgeText.replaceChildren(h("small", "", (config && config.site && config.site.name) || gettext("Chat")), text);
+    nudgeText.setAttribute("aria-label", interpolate(gettext("%(message)s — open the chat"), { message: text }, true));
     if (trigger) nudgeEl.dataset.trigger = trigger.id; else delete nudgeEl.dataset.trigger;
     nudgeEl.hidden = false;
   }
@@ -221,19 +269,20 @@ button,input,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
 
   function loadChat() {
     if (!chatLoading) {
-      chatLoading = new Promise((resolve, reject) => {
+      // After the catalogue: chat.js draws its words once, in the widget's language.
+      chatLoading = catalogReady.then(() => new Promise((resolve, reject) => {
         window.__helpdeskWidget = { attach: (factory) => { chat = factory(api); resolve(chat); } };
         const s = h("script", "", null, { src: new URL(`chat.js?v=${VERSION}`, server).href, async: "" });
         s.onerror = () => { chatLoading = null; s.remove(); reject(new Error("chat.js")); };
         document.head.append(s);
-      });
+      }));
     }
     return chatLoading;
   }
 
   function open(trigger) {
     if (availability.state === "unavailable") {
-      return showNudge("Chat is unavailable on this page right now. Please try again later.", null);
+      return showNudge(gettext("Chat is unavailable on this page right now. Please try again later."), null);
     }
     hideNudge();
     firedHere = true; // the visitor came to us: no more nudges on this page
@@ -241,12 +290,13 @@ button,input,select,textarea{font:inherit;color:inherit}button{cursor:pointer}
     if (trigger) { openedTrigger = trigger; replied = false; firing(trigger, "opened"); }
     bubble.setAttribute("aria-busy", "true");
     loadChat().then((c) => { bubble.removeAttribute("aria-busy"); c.open(trigger); })
-      .catch(() => { bubble.removeAttribute("aria-busy"); showNudge("The chat could not load. Please try again.", null); });
+      .catch(() => { bubble.removeAttribute("aria-busy"); showNudge(gettext("The chat could not load. Please try again."), null); });
   }
 
   // What chat.js shares with the loader.
   const api = {
-    SITE, server, identity, load, save, loadJSON, h, button, uuid, pages,
+    SITE, server, identity, load, save, loadJSON, h, button, uuid, pages, gettext, ngettext, interpolate,
+    language: () => language,
     get root() { return root; }, get wrap() { return wrap; }, get bubble() { return bubble; }, get badge() { return badge; },
     get unreadText() { return unreadText; },
     availability: () => availability,

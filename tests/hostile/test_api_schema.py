@@ -1,6 +1,6 @@
 """schemathesis against `/api/schema/`: every operation, fed generated (and invalid) input,
 never answers with a server error. Signed in as an agent (a session) so the backlog
-operations run their real code, not the 403."""
+operations run their real code, not the 403; the v1 operations as a supervisor's API token."""
 
 from typing import Any
 
@@ -11,11 +11,15 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from chat import services
+from chat.models import Label
 from feedback.models import FeedbackItem
 from tests.agents.factories import make_agent
+from tests.chat.factories import make_conversation
 from tests.knowledgebase.factories import make_article, make_category
 
 
@@ -27,6 +31,12 @@ def api_schema(db):
     make_article(title="Refunds", body="Refunds take 3-5 working days.")
     for kind in ("feature", "complaint"):
         FeedbackItem.objects.create(kind=kind, source="customer", summary=f"A {kind} about refunds")
+    Label.objects.create(name="Refund")
+    for number in range(3):
+        conversation = make_conversation()
+        services.message_post(
+            conversation_id=conversation.pk, author=conversation.visitor, body="My refund?", client_id=f"v{number}"
+        )
     # WSGI, in this thread: the app sees the test's rows inside its transaction. Like Django's
     # test client, keep the end of each request from closing that transaction's connection.
     request_started.disconnect(close_old_connections)
@@ -47,6 +57,12 @@ def agent_session(db) -> dict[str, str]:
     return {"sessionid": client.cookies["sessionid"].value}
 
 
+@pytest.fixture
+def supervisor_token(db) -> dict[str, str]:
+    """The v1 API as an integration calls it: a token, of a supervisor, who may do everything."""
+    return {"Authorization": f"Token {Token.objects.create(user=make_agent(supervisor=True).user).key}"}
+
+
 def operations(schema) -> dict[str, Any]:
     return {f"{op.method.upper()} {op.path}": op for op in (result.ok() for result in schema.get_all_operations())}
 
@@ -56,13 +72,31 @@ def test_schema_lists_every_api_operation(api_schema):
         "GET /api/help/search/",
         "GET /api/backlog/items/",
         "GET /api/backlog/items/{id}/",
+        "GET /api/v1/conversations/",
+        "GET /api/v1/conversations/{id}/",
+        "POST /api/v1/conversations/{id}/claim/",
+        "POST /api/v1/conversations/{id}/end/",
+        "POST /api/v1/conversations/{id}/transfer/",
+        "GET /api/v1/conversations/{id}/messages/",
+        "POST /api/v1/conversations/{id}/messages/",
+        "POST /api/v1/conversations/{id}/labels/",
+        "DELETE /api/v1/conversations/{id}/labels/{label_id}/",
+        "GET /api/v1/visitors/",
+        "GET /api/v1/visitors/{id}/",
+        "GET /api/v1/agents/",
+        "GET /api/v1/agents/{id}/",
+        "GET /api/v1/labels/",
+        "POST /api/v1/labels/",
+        "GET /api/v1/labels/{id}/",
+        "PUT /api/v1/labels/{id}/",
+        "PATCH /api/v1/labels/{id}/",
     }
 
 
 # schemathesis' own pytest loader (from_fixture) needs pytest internals that pytest 9 no
 # longer has, so each operation's case strategy drives a hypothesis test here directly.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_operation_answers_a_server_error(api_schema, agent_session, mode):
+def test_no_operation_answers_a_server_error(api_schema, agent_session, supervisor_token, mode):
     for name, operation in operations(api_schema).items():
         parameters = operation.definition.raw.get("parameters", [])
         if mode == GenerationMode.NEGATIVE and not any(p["in"] == "query" for p in parameters):
@@ -71,7 +105,7 @@ def test_no_operation_answers_a_server_error(api_schema, agent_session, mode):
         @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(generation_mode=mode))
         def no_server_error(case) -> None:
-            case.call_and_validate(cookies=agent_session, checks=[not_a_server_error])
+            case.call_and_validate(cookies=agent_session, headers=supervisor_token, checks=[not_a_server_error])
 
         try:
             no_server_error()

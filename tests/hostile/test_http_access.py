@@ -74,6 +74,10 @@ CSRF_EXEMPT = {
         "cross-origin from customers' sites and cookie-less: the site's allowed origins are the guard",
     ),
     "api/help/search/": (405, "public, read-only and without session authentication"),
+    "widget/<str:site_key>/conversations/<int:conversation_id>/attachments": (
+        403,
+        "cross-origin from customers' sites and cookie-less: the allowed origins and the visitor's token are the guard",
+    ),
     "email/unsubscribe/<str:token>/": (
         400,
         "one-click unsubscribe (RFC 8058): mail clients POST with no page or cookie; the signed token is the guard",

@@ -4,20 +4,21 @@
  */
 import { replyContext, setComposerText, SLASH_COMMAND } from "./composer.js";
 import { els, h, reconcile } from "./dom.js";
+import { gettext } from "./i18n.js";
 import { render } from "./render.js";
 import { send } from "./socket.js";
 import { awaiting, RETRYABLE, retryDelay, state } from "./state.js";
 
 const SEARCH_DEBOUNCE_MS = 120;
 
-const SCOPE_TEXT = { team: "Team", personal: "Personal" };
+const SCOPE_TEXT = { team: gettext("Team"), personal: gettext("Personal") };
 
 export function openCanned(id, via) {
   const s = state.canned;
   if (!s.open || s.via !== via || s.conversationId !== id) {
     Object.assign(s, { open: true, via, conversationId: id, query: null, results: [], index: 0, error: "" });
   }
-  if (!state.supports.canned) s.error = "Canned responses are not available on this server yet.";
+  if (!state.supports.canned) s.error = gettext("Canned responses are not available on this server yet.");
 }
 
 export function closeCanned() {
@@ -42,7 +43,7 @@ export function searchCanned(query) {
       awaiting["canned.search"].push({ id: s.conversationId, query });
     } else {
       s.loading = false;
-      s.error = "Not connected.";
+      s.error = gettext("Not connected.");
       render();
     }
   }, SEARCH_DEBOUNCE_MS);
@@ -54,8 +55,8 @@ export function searchRefused(entry, frame) {
   if (!entry || entry.query !== s.query) return;
   s.loading = false;
   s.error =
-    frame.code === "unknown_type" ? "Canned responses are not available on this server yet."
-    : frame.message || "The search failed.";
+    frame.code === "unknown_type" ? gettext("Canned responses are not available on this server yet.")
+    : frame.message || gettext("The search failed.");
   if (RETRYABLE.has(frame.code)) {
     s.query = null;
     setTimeout(() => s.open && searchCanned(entry.query), retryDelay(frame));
@@ -106,7 +107,7 @@ export function openSaveCanned(message) {
   els.cannedShortcut.dataset.edited = "";
   els.cannedBody.value = body;
   els.cannedScope.replaceChildren(
-    h("option", { value: "" }, "Only me (personal)"),
+    h("option", { value: "" }, gettext("Only me (personal)")),
     ...((state.me && state.me.teams) || []).map((team) => h("option", { value: team.id }, `Team: ${team.name}`)),
   );
   showCannedError("");
@@ -139,7 +140,7 @@ function submitSaveCanned() {
     team_id: scope ? Number(scope) : null,
   };
   if (!frame.title || !frame.shortcut || !frame.body) return;
-  if (!send(frame)) return showCannedError("Not connected; try again once the console has reconnected.");
+  if (!send(frame)) return showCannedError(gettext("Not connected; try again once the console has reconnected."));
   awaiting["canned.save"].push(frame.shortcut);
   state.savingCanned = frame;
   showCannedError("");
@@ -187,11 +188,11 @@ export function renderCannedPopup(allowed) {
   }
   let empty = "";
   if (s.error) empty = s.error;
-  else if (s.loading && !s.results.length) empty = "Searching…";
+  else if (s.loading && !s.results.length) empty = gettext("Searching…");
   else if (!s.results.length && s.query != null) {
     empty = s.query.replace(/^\//, "").trim()
-      ? "No canned response matches."
-      : "No canned responses yet. Hover a good reply of yours and pick “Save as canned”.";
+      ? gettext("No canned response matches.")
+      : gettext("No canned responses yet. Hover a good reply of yours and pick “Save as canned”.");
   }
   els.cannedEmpty.textContent = empty;
   els.cannedEmpty.hidden = !empty;

@@ -7,8 +7,9 @@ import { renderComposer, replyContext, updateCount } from "./composer.js";
 import { els, h, redraw } from "./dom.js";
 import { drafts } from "./drafts.js";
 import { renderFeedback } from "./feedback.js";
-import { plural, topicName, visitorKind, visitorName, waitedSeconds } from "./format.js";
+import { topicName, visitorKind, visitorName, waitedSeconds } from "./format.js";
 import { badges, isVisitorTyping, RED_AFTER_S, tick, timer } from "./lists.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { hideNotice, showNotice } from "./notice.js";
 import { renderKnowledge } from "./knowledge.js";
 import { renderCustomer, requestVisitorDetails } from "./panel.js";
@@ -43,7 +44,7 @@ export function openConversation(id, { focusComposer = false } = {}) {
 export function claim(id) {
   if (isAwaiting("conversation.claim", id)) return;
   if (!send({ type: "conversation.claim", conversation_id: id })) {
-    showNotice("Not connected; claim again once the console has reconnected.");
+    showNotice(gettext("Not connected; claim again once the console has reconnected."));
     return;
   }
   awaiting["conversation.claim"].push(id);
@@ -53,9 +54,9 @@ export function claim(id) {
 function endChat() {
   const conv = state.openId == null ? null : state.conversations.get(state.openId);
   if (!conv || !isMine(conv) || isAwaiting("conversation.end", conv.id)) return;
-  if (!window.confirm(`End the chat with ${visitorName(conv)}? They will see that it ended.`)) return;
+  if (!window.confirm(interpolate(gettext("End the chat with %(name)s? They will see that it ended."), { name: visitorName(conv) }))) return;
   if (!send({ type: "conversation.end", conversation_id: conv.id })) {
-    showNotice("Not connected; end the chat once the console has reconnected.");
+    showNotice(gettext("Not connected; end the chat once the console has reconnected."));
     return;
   }
   awaiting["conversation.end"].push(conv.id);
@@ -67,7 +68,7 @@ function toggleFollowUp() {
   if (!ctx || isAwaiting("conversation.follow_up", ctx.id)) return;
   const needs = !ctx.conv.needs_follow_up;
   if (!send({ type: "conversation.follow_up", conversation_id: ctx.id, needs })) {
-    showNotice("Not connected; try again once the console has reconnected.");
+    showNotice(gettext("Not connected; try again once the console has reconnected."));
     return;
   }
   awaiting["conversation.follow_up"].push({ id: ctx.id, needs });
@@ -78,18 +79,19 @@ export function claimRefused(id, frame) {
   const conv = id == null ? null : state.conversations.get(id);
   if (!conv) return showNotice(frame.message);
   if (frame.code === "already_claimed") {
-    showNotice("Another agent took this chat.", "info");
+    showNotice(gettext("Another agent took this chat."), "info");
     // Out of the queue now; the owner's conversation.updated, when it comes, fills in who.
     if (isQueued(conv)) state.conversations.set(id, { ...conv, status: "active", agent: conv.agent || null });
   } else if (frame.code === "at_capacity") {
     const carried = Array.from(state.conversations.values()).filter(isMine).length;
     const limit = (state.me && state.me.max_chats) || carried;
-    showNotice(`You already have ${plural(Math.max(carried, limit), "chat")} — end one first or raise your limit.`);
+    const count = Math.max(carried, limit);
+    showNotice(interpolate(ngettext("You already have %(count)s chat — end one first or raise your limit.", "You already have %(count)s chats — end one first or raise your limit.", count), { count }));
   } else if (frame.code === "conversation_ended") {
-    showNotice("This chat has already ended.", "info");
+    showNotice(gettext("This chat has already ended."), "info");
     state.conversations.set(id, { ...conv, status: "ended", waiting_since: null });
   } else if (frame.code === "not_found") {
-    showNotice("This chat is no longer available.", "info");
+    showNotice(gettext("This chat is no longer available."), "info");
     state.conversations.delete(id);
     if (state.openId === id) state.openId = null;
   } else {
@@ -111,22 +113,22 @@ function chatMode(conv, thread) {
 }
 
 function chatStateText(conv, thread) {
-  if (conv.status === "ended") return "Chat ended";
-  if (state.transferred.has(conv.id) && !isMine(conv)) return `You transferred this chat to ${state.transferred.get(conv.id)}.`;
+  if (conv.status === "ended") return gettext("Chat ended");
+  if (state.transferred.has(conv.id) && !isMine(conv)) return interpolate(gettext("You transferred this chat to %(target)s."), { target: state.transferred.get(conv.id) });
   if (isTaken(conv)) {
     return conv.agent && conv.agent.name
-      ? `Another agent took this chat (${conv.agent.name}).`
-      : "Another agent took this chat.";
+      ? interpolate(gettext("Another agent took this chat (%(name)s)."), { name: conv.agent.name })
+      : gettext("Another agent took this chat.");
   }
-  if (thread.closed === "not_owner") return "You no longer own this chat.";
+  if (thread.closed === "not_owner") return gettext("You no longer own this chat.");
   return "";
 }
 
 export function statusText(conv) {
-  if (conv.status === "ended") return "Ended";
-  if (isQueued(conv)) return conv.team ? `Waiting in the ${conv.team.name} queue` : "Waiting in queue";
-  if (isMine(conv)) return "With you";
-  return conv.agent && conv.agent.name ? `With ${conv.agent.name}` : "With another agent";
+  if (conv.status === "ended") return gettext("Ended");
+  if (isQueued(conv)) return conv.team ? interpolate(gettext("Waiting in the %(team)s queue"), { team: conv.team.name }) : gettext("Waiting in queue");
+  if (isMine(conv)) return gettext("With you");
+  return conv.agent && conv.agent.name ? interpolate(gettext("With %(name)s"), { name: conv.agent.name }) : gettext("With another agent");
 }
 
 export function renderChat() {
@@ -150,7 +152,7 @@ export function renderChat() {
   const badgesSig = JSON.stringify([kind, conv.needs_follow_up, conv.is_offline_message, conv.status, conv.rating]);
   redraw(els.kind, badgesSig, () => els.kind.replaceChildren(...badges(conv).filter(Boolean)));
   els.subtitle.textContent = `${topicName(conv)} · #${conv.id} · ${statusText(conv)}`;
-  const waiting = conv.waiting_since ? [h("span", { className: "muted" }, "Waiting "), timer(conv)] : [];
+  const waiting = conv.waiting_since ? [h("span", { className: "muted" }, `${gettext("Waiting")} `), timer(conv)] : [];
   els.chatTimer.replaceChildren(...waiting);
   els.endChat.hidden = mode !== "reply";
   els.endChat.disabled = isAwaiting("conversation.end", conv.id);
@@ -160,7 +162,7 @@ export function renderChat() {
   const flagged = followUpWanted ? followUpWanted.needs : !!conv.needs_follow_up;
   els.followUp.setAttribute("aria-pressed", String(flagged));
   els.followUp.disabled = !!followUpWanted;
-  els.followUp.textContent = flagged ? "Follow-up ✓" : "Needs follow-up";
+  els.followUp.textContent = flagged ? gettext("Follow-up ✓") : gettext("Needs follow-up");
 
   const stateText = chatStateText(conv, thread);
   els.chatState.hidden = !stateText;
@@ -170,11 +172,11 @@ export function renderChat() {
   const claiming = isAwaiting("conversation.claim", conv.id);
   els.claimBar.hidden = mode !== "queued";
   els.claimOpen.disabled = claiming;
-  els.claimOpen.textContent = claiming ? "Claiming…" : "Claim";
+  els.claimOpen.textContent = claiming ? gettext("Claiming…") : gettext("Claim");
 
   const typing = isVisitorTyping(conv.id) && conv.status !== "ended";
   els.typing.hidden = !typing;
-  if (typing) els.typingText.textContent = `${(conv.visitor && conv.visitor.name) || "Visitor"} is typing…`;
+  if (typing) els.typingText.textContent = interpolate(gettext("%(name)s is typing…"), { name: (conv.visitor && conv.visitor.name) || gettext("Visitor") });
 
   els.composer.hidden = mode !== "reply" && mode !== "closed";
   els.body.disabled = mode !== "reply";

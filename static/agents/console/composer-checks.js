@@ -5,6 +5,7 @@
 import { composerUnits, MAX_BODY, replyContext, setComposerText, splitReply, submitReply } from "./composer.js";
 import { els, h, redraw } from "./dom.js";
 import { unique, words } from "./format.js";
+import { gettext, interpolate } from "./i18n.js";
 import { send } from "./socket.js";
 import { awaiting, RETRYABLE, retryDelay, state, threadOf } from "./state.js";
 
@@ -131,8 +132,8 @@ function locateTerm(text, unit, unitAt, hit) {
 function suggestionFix(suggestion) {
   const text = String(suggestion || "").trim();
   if (!text) return null;
-  if (/^\(.*\)$/.test(text)) return /\bremove\b/i.test(text) ? { text: "", label: "Remove it" } : null;
-  return { text, label: `Replace with “${text}”` };
+  if (/^\(.*\)$/.test(text)) return /\bremove\b/i.test(text) ? { text: "", label: gettext("Remove it") } : null;
+  return { text, label: interpolate(gettext("Replace with “%(text)s”"), { text }) };
 }
 
 /** The flagged word as the agent typed it (the term is the configured, lowercased one). */
@@ -172,7 +173,7 @@ export function renderWarnings(c, units, items, verdict) {
   els.composer.classList.toggle("composer--armed", armed);
   redraw(els.warnings, sig, () => {
     const several = c.split && units.length > 1;
-    const prefix = (item) => (several ? `Block ${item.index + 1}: ` : "");
+    const prefix = (item) => (several ? interpolate(gettext("Block %(number)s: "), { number: item.index + 1 }) : "");
     const rows = items.map((item) => {
       const { warning } = item;
       const row = h("li", { className: `warning warning--${warning.code}`, title: warning.message || null });
@@ -180,20 +181,20 @@ export function renderWarnings(c, units, items, verdict) {
         const count = words(item.unit);
         const blocks = (item.blocks || []).filter((b) => b.trim()).length;
         row.append(
-          h("span", { className: "warning-text" }, `${prefix(item)}${count} words — split into blocks`),
-          h("span", { className: "muted" }, " customers read short blocks while you type the next (about 30 words each)"),
+          h("span", { className: "warning-text" }, prefix(item) + interpolate(gettext("%(count)s words — split into blocks"), { count })),
+          h("span", { className: "muted" }, ` ${gettext("customers read short blocks while you type the next (about 30 words each)")}`),
           blocks > 1
             ? h(
                 "button",
                 { type: "button", className: "btn btn-sm warning-action", "data-action": "split" },
-                `Split into ${blocks} blocks`,
+                interpolate(gettext("Split into %(count)s blocks"), { count: blocks }),
                 h("kbd", null, "Alt"),
                 h("kbd", null, "S"),
               )
             : null,
         );
       } else if (warning.code === "slang" || warning.code === "blocked") {
-        row.append(h("span", { className: "warning-text" }, `${prefix(item)}${warning.message || "Check the wording."}`));
+        row.append(h("span", { className: "warning-text" }, `${prefix(item)}${warning.message || gettext("Check the wording.")}`));
         const terms = h("ul", { className: "warning-terms" });
         for (const hit of warning.terms || []) {
           const fix = suggestionFix(hit.suggestion);
@@ -232,8 +233,8 @@ export function renderWarnings(c, units, items, verdict) {
       ? h(
           "p",
           { className: "warnings-armed" },
-          h("strong", null, "Press Enter again to send anyway"),
-          " — or fix it first. Supervisors see which warnings were overridden.",
+          h("strong", null, gettext("Press Enter again to send anyway")),
+          ` ${gettext("— or fix it first. Supervisors see which warnings were overridden.")}`,
         )
       : null;
     els.warnings.replaceChildren(...[head, list].filter(Boolean));

@@ -6,7 +6,8 @@ import { closeCanned, openCanned, renderCannedPopup, searchCanned } from "./cann
 import { composerVerdict, rememberCheck, renderBackdrop, renderWarnings, requestCheck, runChecks, scheduleCheck } from "./composer-checks.js";
 import { els, h, lockIcon, reconcile, redraw } from "./dom.js";
 import { drafts } from "./drafts.js";
-import { newClientId, plural, unique, words } from "./format.js";
+import { newClientId, unique, words } from "./format.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { render } from "./render.js";
 import { isConnected, send } from "./socket.js";
@@ -22,8 +23,8 @@ const TYPING_EVERY_MS = 3000; // at most one `typing` frame per 3 s
 export const SLASH_COMMAND = /^\/(\S{0,40})$/;
 
 const PLACEHOLDER = {
-  reply: "Write a reply… (Enter sends, Shift+Enter new line, / for canned responses)",
-  note: "Write a private note for colleagues… the customer never sees it",
+  reply: gettext("Write a reply… (Enter sends, Shift+Enter new line, / for canned responses)"),
+  note: gettext("Write a private note for colleagues… the customer never sees it"),
 };
 
 const MAX_RETRIES = 5; // server faults on one message; then it shows as not sent
@@ -50,7 +51,7 @@ export function sendRefused(id, thread, clientId, frame) {
   thread.pending.delete(clientId);
   thread.failed.set(clientId, { ...pending, error: frame.message });
   if (frame.code === "not_owner" || frame.code === "conversation_ended") thread.closed = frame.code;
-  showNotice(id === state.openId ? frame.message : `Chat #${id}: ${frame.message}`);
+  showNotice(id === state.openId ? frame.message : interpolate(gettext("Chat #%(id)s: %(message)s"), { id, message: frame.message }));
 }
 
 /**
@@ -72,7 +73,7 @@ function replyWarned(id, thread, pending, frame) {
   if (pending.block || current.trim()) c.split = true;
   if (pending.canned_id != null && !c.canned) c.canned = { id: pending.canned_id, shortcut: pending.canned_shortcut };
   c.armed = unique([...(c.armed || []), ...warnings.map((w) => w.code)]);
-  if (id !== state.openId) showNotice(`Chat #${id}: a reply was not sent; it is back in that chat's composer.`);
+  if (id !== state.openId) showNotice(interpolate(gettext("Chat #%(id)s: a reply was not sent; it is back in that chat's composer."), { id }));
 }
 
 /** The messages the draft sends: one, or each block of a split draft. */
@@ -111,13 +112,13 @@ export function submitReply({ unchecked = false } = {}) {
   c.sendWhenChecked = false;
   clearTimeout(c.waitTimer);
   if (c.mode === "note") {
-    if (text.trim().length > MAX_BODY) return showNotice(`A note can be at most ${MAX_BODY} characters.`);
+    if (text.trim().length > MAX_BODY) return showNotice(interpolate(gettext("A note can be at most %(max)s characters."), { max: MAX_BODY }));
     postMessages(id, [{ body: text.trim(), note: true }]);
     return;
   }
   const units = composerUnits(c, text);
   if (units.some((unit) => unit.length > MAX_BODY)) {
-    showNotice(`A message can be at most ${MAX_BODY} characters.`);
+    showNotice(interpolate(gettext("A message can be at most %(max)s characters."), { max: MAX_BODY }));
     return;
   }
   const verdict = composerVerdict(c, units);
@@ -208,7 +209,7 @@ export function splitReply() {
     return verdict.perUnit[units.indexOf(unit)].includes("too_long") && suggested.length > 1 ? suggested : [unit];
   });
   if (blocks.length === units.length) {
-    showNotice("There is no sentence boundary to split at; shorten the reply or send it anyway.", "info");
+    showNotice(gettext("There is no sentence boundary to split at; shorten the reply or send it anyway."), "info");
     return;
   }
   c.split = true;
@@ -279,7 +280,7 @@ export function renderComposer(thread, mode) {
   els.cannedOpen.hidden = noting;
   els.cannedOpen.disabled = !replying;
   els.body.placeholder = PLACEHOLDER[c.mode];
-  els.body.setAttribute("aria-label", noting ? "Private note" : "Reply");
+  els.body.setAttribute("aria-label", noting ? gettext("Private note") : gettext("Reply"));
 
   const text = els.body.value;
   const units = replying && !noting ? composerUnits(c, text) : [];
@@ -293,16 +294,16 @@ export function renderComposer(thread, mode) {
   renderBackdrop(text, items);
   renderCannedPopup(replying && !noting);
 
-  let label = "Send";
-  if (noting) label = "Add note";
-  else if (c.sendWhenChecked) label = "Checking…";
-  else if (c.armed) label = "Send anyway";
-  else if (units.length > 1) label = `Send ${units.length} blocks`;
+  let label = gettext("Send");
+  if (noting) label = gettext("Add note");
+  else if (c.sendWhenChecked) label = gettext("Checking…");
+  else if (c.armed) label = gettext("Send anyway");
+  else if (units.length > 1) label = interpolate(gettext("Send %(count)s blocks"), { count: units.length });
   if (els.send.textContent !== label) els.send.textContent = label;
 
   let hint = null;
   if (noting) hint = [lockIcon(), " Private note — only agents see it"];
-  else if (c.canned) hint = `From canned response${c.canned.shortcut ? ` /${c.canned.shortcut}` : ""}`;
+  else if (c.canned) hint = c.canned.shortcut ? interpolate(gettext("From canned response /%(shortcut)s"), { shortcut: c.canned.shortcut }) : gettext("From canned response");
   redraw(els.hint, JSON.stringify([c.mode, c.canned]), () => els.hint.replaceChildren(...[hint].flat().filter(Boolean)));
 }
 
@@ -310,7 +311,7 @@ function renderBlocks(c, units, verdict) {
   const show = c.split && units.length > 1;
   els.blocks.hidden = !show;
   if (!show) return;
-  els.blocksTitle.textContent = `Sends as ${units.length} messages, in this order`;
+  els.blocksTitle.textContent = interpolate(gettext("Sends as %(count)s messages, in this order"), { count: units.length });
   const items = units.map((unit, index) => ({ unit, index, long: verdict.perUnit[index].includes("too_long") }));
   reconcile(els.blocksList, items, {
     key: (item) => String(item.index),
@@ -320,7 +321,7 @@ function renderBlocks(c, units, verdict) {
       node.classList.toggle("block--long", item.long);
       node.replaceChildren(
         h("span", { className: "block-body" }, item.unit),
-        h("span", { className: "block-meta" }, plural(words(item.unit), "word")),
+        h("span", { className: "block-meta" }, interpolate(ngettext("%(count)s word", "%(count)s words", words(item.unit)), { count: words(item.unit) })),
       );
     },
   });
@@ -336,7 +337,7 @@ function fitComposer() {
 
 export function updateCount() {
   const left = MAX_BODY - els.body.value.length;
-  els.count.textContent = left <= 500 ? `${left} characters left` : "";
+  els.count.textContent = left <= 500 ? interpolate(ngettext("%(count)s character left", "%(count)s characters left", left), { count: left }) : "";
 }
 
 /** The composer's form, mode buttons and text area. */

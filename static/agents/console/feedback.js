@@ -9,17 +9,20 @@
 import { els, h } from "./dom.js";
 import { visitorKind } from "./format.js";
 import { endpoint, postJson } from "./http.js";
+import { gettext, interpolate } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { state, threadOf } from "./state.js";
 
 const SIMILAR_DEBOUNCE_MS = 300;
 const SIMILAR_MIN_CHARS = 3;
 
-const KIND_LABEL = { feature: "Feature request", complaint: "Complaint", bug: "Bug", policy_gap: "Policy gap" };
-const SOURCE_LABEL = { prospect: "Prospect", customer: "Customer" };
+const KIND_LABEL = {
+  feature: gettext("Feature request"), complaint: gettext("Complaint"), bug: gettext("Bug"), policy_gap: gettext("Policy gap"),
+};
+const SOURCE_LABEL = { prospect: gettext("Prospect"), customer: gettext("Customer") };
 const ROUTE = {
-  prospect: "A prospect (visitor): this goes to the CRM.",
-  customer: "A customer: this goes to the product backlog.",
+  prospect: gettext("A prospect (visitor): this goes to the CRM."),
+  customer: gettext("A customer: this goes to the product backlog."),
 };
 
 const $ = (id) => document.getElementById(id);
@@ -80,7 +83,7 @@ export function openFeedback() {
 function setBusy(busy) {
   fb.busy = busy;
   ui.submit.disabled = busy;
-  ui.submit.textContent = busy ? "Logging…" : "Log as new";
+  ui.submit.textContent = busy ? gettext("Logging…") : gettext("Log as new");
   for (const button of ui.similar.querySelectorAll("button")) button.disabled = busy;
 }
 
@@ -118,7 +121,7 @@ function renderSimilar() {
     return;
   }
   ui.similar.replaceChildren(
-    h("p", { className: "feedback-similar-head" }, "Similar open items — add this chat to one instead of logging a duplicate:"),
+    h("p", { className: "feedback-similar-head" }, gettext("Similar open items — add this chat to one instead of logging a duplicate:")),
     h(
       "ul",
       { className: "feedback-similar-list" },
@@ -136,7 +139,7 @@ function renderSimilar() {
               [KIND_LABEL[item.kind] || item.kind, SOURCE_LABEL[item.source] || item.source, item.status].filter(Boolean).join(" · "),
             ),
           ),
-          h("button", { type: "button", className: "btn btn-sm", "data-merge": item.id, disabled: fb.busy }, "Add mention"),
+          h("button", { type: "button", className: "btn btn-sm", "data-merge": item.id, disabled: fb.busy }, gettext("Add mention")),
         ),
       ),
     ),
@@ -163,12 +166,13 @@ async function logFeedback(mergeInto) {
     const data = await postJson(url, body);
     const item = data.item || {};
     if (ui.dialog.open) ui.dialog.close();
-    const where = item.source === "customer" ? "the product backlog" : "the CRM";
-    const what = KIND_LABEL[item.kind] || "Feedback";
+    const what = KIND_LABEL[item.kind] || gettext("Feedback");
+    const logged = item.source === "customer"
+      ? gettext("%(what)s logged: “%(summary)s” — customer, for the product backlog.")
+      : gettext("%(what)s logged: “%(summary)s” — prospect, for the CRM.");
     showNotice(
-      mergeInto != null
-        ? `Added this chat as a mention of “${item.summary}” (${what}).`
-        : `${what} logged: “${item.summary}” — ${SOURCE_LABEL[item.source] || "visitor"}, for ${where}.`,
+      interpolate(mergeInto != null ? gettext("Added this chat as a mention of “%(summary)s” (%(what)s).") : logged,
+        { summary: item.summary, what }),
       "success",
     );
   } catch (error) {

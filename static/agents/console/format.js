@@ -1,6 +1,7 @@
 /*
  * Pure helpers: times from the server, how they read, names of a conversation's people.
  */
+import { gettext, interpolate, language } from "./i18n.js";
 
 /** Milliseconds since the epoch of a server ISO 8601 time (microseconds allowed). */
 export function parseTime(iso) {
@@ -19,9 +20,10 @@ export function formatWait(seconds) {
   return hours ? `${hours}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+// In the page's language and the browser's own time zone.
+const timeFormat = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: "2-digit" });
 
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const dateTimeFormat = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" });
 
 export function formatTime(iso) {
   const time = parseTime(iso);
@@ -31,15 +33,15 @@ export function formatTime(iso) {
 export function formatDateTime(iso) {
   const time = parseTime(iso);
   if (Number.isNaN(time)) return "";
-  if (new Date(time).toDateString() === new Date().toDateString()) return `Today, ${timeFormat.format(time)}`;
+  if (new Date(time).toDateString() === new Date().toDateString()) return interpolate(gettext("Today, %(time)s"), { time: timeFormat.format(time) });
   return dateTimeFormat.format(time);
 }
 
-export const topicName = (conv) => (conv.topic ? conv.topic.name : "No topic");
+export const topicName = (conv) => (conv.topic ? conv.topic.name : gettext("No topic"));
 
 export function visitorName(conv) {
   const visitor = conv.visitor || {};
-  return visitor.name || visitor.email || "Anonymous visitor";
+  return visitor.name || visitor.email || gettext("Anonymous visitor");
 }
 
 /** R22: "customer" or "prospect", or null when the server does not say. */
@@ -49,8 +51,6 @@ export function visitorKind(conv) {
 }
 
 export const words = (text) => (text.trim() ? text.trim().split(/\s+/).length : 0);
-
-export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export const unique = (items) => Array.from(new Set(items));
 

@@ -8,6 +8,7 @@ import { messageFrame, sendRefused } from "./composer.js";
 import { els } from "./dom.js";
 import { drafts } from "./drafts.js";
 import { parseTime, visitorName } from "./format.js";
+import { gettext, interpolate } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { requestVisitorDetails, visitorDetailsArrived, visitorDetailsRefused } from "./panel.js";
 import { render } from "./render.js";
@@ -137,8 +138,10 @@ export const handlers = {
     state.savingCanned = null;
     const canned = frame.canned || {};
     if (els.cannedDialog.open) els.cannedDialog.close();
-    const scope = canned.scope === "team" ? "shared with your team" : "personal";
-    showNotice(`Saved canned response /${canned.shortcut} (${scope}). Type /${canned.shortcut} to use it.`, "success");
+    const saved = canned.scope === "team"
+      ? gettext("Saved canned response /%(shortcut)s (shared with your team). Type /%(shortcut)s to use it.")
+      : gettext("Saved canned response /%(shortcut)s (personal). Type /%(shortcut)s to use it.");
+    showNotice(interpolate(saved, { shortcut: canned.shortcut }), "success");
   },
 
   read(frame) {
@@ -184,7 +187,7 @@ export const handlers = {
         return transferRefused(awaiting[ref].shift(), frame);
       case "conversation.follow_up":
         awaiting[ref].shift();
-        return showNotice(frame.message || "The follow-up mark could not be changed.");
+        return showNotice(frame.message || gettext("The follow-up mark could not be changed."));
       case "sync":
         return syncRefused(awaiting[ref].shift(), frame);
       case "composer.check":
@@ -194,11 +197,11 @@ export const handlers = {
       case "canned.save":
         awaiting[ref].shift();
         state.savingCanned = null;
-        return showCannedError(frame.message || "The response could not be saved.");
+        return showCannedError(frame.message || gettext("The response could not be saved."));
       case "agent.status":
         awaiting[ref].shift();
         state.statusWanted = null;
-        return showNotice(frame.message || "Your status could not be changed.");
+        return showNotice(frame.message || gettext("Your status could not be changed."));
       case "visitor.details":
         return visitorDetailsRefused(awaiting[ref].shift(), frame);
       case "typing":
@@ -215,14 +218,16 @@ export const handlers = {
     for (const [id, thread] of state.threads) {
       if (ref && thread.pending.has(ref)) return sendRefused(id, thread, ref, frame);
     }
-    showNotice(frame.message || "The server refused a request.");
+    showNotice(frame.message || gettext("The server refused a request."));
   },
 };
 
 /** Take a server description of a conversation and act on what changed. */
-function applyConversation(incoming) {
-  const before = state.conversations.get(incoming.id);
-  if (before && isStale(before, incoming)) return;
+function applyConversation(update) {
+  const before = state.conversations.get(update.id);
+  if (before && isStale(before, update)) return;
+  // Updates from new messages leave the labels out: a message never changes them.
+  const incoming = "labels" in update || !before ? update : { ...update, labels: before.labels };
   state.conversations.set(incoming.id, incoming);
   const conv = incoming;
   const thread = threadOf(conv.id);
@@ -231,15 +236,15 @@ function applyConversation(incoming) {
     openConversation(conv.id, { focusComposer: true });
   } else if (isMine(conv) && (!before || !isMine(before))) {
     // Not claimed here: a colleague transferred it, or the team assigned it.
-    showNotice(`${visitorName(conv)} (#${conv.id}) is now yours — it is in My chats.`, "info");
+    showNotice(interpolate(gettext("%(name)s (#%(id)s) is now yours — it is in My chats."), { name: visitorName(conv), id: conv.id }), "info");
   }
   if (conv.status === "ended") answered("conversation.end", conv.id);
   take("conversation.follow_up", conv.id, (entry) => entry.needs === !!conv.needs_follow_up);
   if (!isMine(conv) && answered("conversation.transfer", conv.id)) transferDone(conv);
   if (conv.id === state.openId) {
-    if (before && isQueued(before) && isTaken(conv)) showNotice("Another agent took this chat.", "info");
+    if (before && isQueued(before) && isTaken(conv)) showNotice(gettext("Another agent took this chat."), "info");
     if (before && isMine(before) && !isMine(conv) && conv.status !== "ended" && !state.transferred.has(conv.id)) {
-      showNotice(conv.agent ? `This chat now belongs to ${conv.agent.name}.` : "This chat went back to the queue.", "info");
+      showNotice(conv.agent ? interpolate(gettext("This chat now belongs to %(name)s."), { name: conv.agent.name }) : gettext("This chat went back to the queue."), "info");
     }
     if (conv.last_seq > thread.lastSeq) requestSync(conv.id);
   }

@@ -4,9 +4,10 @@
  * carry the few actions that live on plain views.
  */
 import { root } from "./dom.js";
+import { gettext, interpolate } from "./i18n.js";
 
 /** The console template's `{{ csrf_token }}`, else Django's `csrftoken` cookie. */
-function csrfToken() {
+export function csrfToken() {
   const fromPage = root && root.dataset.csrfToken;
   if (fromPage) return fromPage;
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -36,7 +37,7 @@ export async function postJson(url, body) {
       body: JSON.stringify(body),
     });
   } catch {
-    throw new HttpError("Not connected; try again in a moment.", 0, "network");
+    throw new HttpError(gettext("Not connected; try again in a moment."), 0, "network");
   }
   let data = null;
   try {
@@ -47,8 +48,8 @@ export async function postJson(url, body) {
   if (!response.ok) {
     const error = data && data.error;
     let message = error && error.message;
-    if (!message && response.status === 403) message = "Your session has expired: reload the console and log in again.";
-    throw new HttpError(message || `The server could not do that (${response.status}).`, response.status, error && error.code);
+    if (!message && response.status === 403) message = gettext("Your session has expired: reload the console and log in again.");
+    throw new HttpError(message || interpolate(gettext("The server could not do that (%(status)s)."), { status: response.status }), response.status, error && error.code);
   }
   return data || {};
 }

@@ -13,8 +13,8 @@
  */
 import { replyContext, setComposerText } from "./composer.js";
 import { els, h, redraw } from "./dom.js";
-import { plural } from "./format.js";
 import { endpoint, postJson } from "./http.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { render } from "./render.js";
 import { state, threadOf } from "./state.js";
@@ -96,18 +96,18 @@ const clip = (text) => (text.length > QUESTION_SHOWN_CHARS ? `${text.slice(0, QU
 
 function suggestionContent(s, canInsert) {
   if (!s || (s.loading && !s.articles.length && !s.question)) {
-    return [h("p", { className: "muted kb-status" }, "Looking for articles…")];
+    return [h("p", { className: "muted kb-status" }, gettext("Looking for articles…"))];
   }
   const nodes = [];
-  if (s.error) nodes.push(h("p", { className: "form-error" }, `Suggestions could not be loaded: ${s.error}`));
+  if (s.error) nodes.push(h("p", { className: "form-error" }, interpolate(gettext("Suggestions could not be loaded: %(error)s"), { error: s.error })));
   if (!s.question) {
-    if (!s.error) nodes.push(h("p", { className: "muted kb-status" }, "Suggestions appear when the customer asks something."));
+    if (!s.error) nodes.push(h("p", { className: "muted kb-status" }, gettext("Suggestions appear when the customer asks something.")));
     return nodes;
   }
-  nodes.push(h("p", { className: "muted kb-question" }, "For “", clip(String(s.question.body || "")), "”"));
+  nodes.push(h("p", { className: "muted kb-question" }, interpolate(gettext("For “%(question)s”"), { question: clip(String(s.question.body || "")) })));
   if (!s.articles.length) {
     nodes.push(
-      h("p", { className: "muted kb-status" }, "No article answers this yet. Once you have answered, “Draft article…” turns the answer into one."),
+      h("p", { className: "muted kb-status" }, gettext("No article answers this yet. Once you have answered, “Draft article…” turns the answer into one.")),
     );
     return nodes;
   }
@@ -119,7 +119,7 @@ function suggestionContent(s, canInsert) {
         h(
           "li",
           { className: "kb-article", "data-article-id": article.id },
-          h("span", { className: "kb-article-title" }, String(article.title || "Untitled")),
+          h("span", { className: "kb-article-title" }, String(article.title || gettext("Untitled"))),
           h(
             "button",
             {
@@ -127,9 +127,9 @@ function suggestionContent(s, canInsert) {
               className: "btn btn-sm kb-insert",
               "data-article-id": article.id,
               disabled: !canInsert,
-              title: canInsert ? "Insert “Title: link” at the cursor in your reply" : "Claim the chat to insert links",
+              title: canInsert ? gettext("Insert “Title: link” at the cursor in your reply") : gettext("Claim the chat to insert links"),
             },
-            "Insert link",
+            gettext("Insert link"),
           ),
         ),
       ),
@@ -155,7 +155,7 @@ function insertArticle(articleId) {
   const s = kb.suggestions.get(ctx.id);
   const article = s && s.articles.find((a) => a.id === articleId);
   if (!article) return;
-  if (!isWebAddress(article.url)) return showNotice("This article has no link to insert.");
+  if (!isWebAddress(article.url)) return showNotice(gettext("This article has no link to insert."));
   const text = `${article.title}: ${article.url}`;
   const value = els.body.value;
   const start = Math.min(els.body.selectionStart ?? value.length, value.length);
@@ -168,7 +168,7 @@ function insertArticle(articleId) {
   if (!url) return;
   // Counted after the fact: the agent never waits for the server to use a link.
   postJson(url, { conversation_id: ctx.id, article_id: article.id }).catch((error) =>
-    showNotice(`The link is in your reply, but the insertion was not counted: ${error.message}`, "info"),
+    showNotice(interpolate(gettext("The link is in your reply, but the insertion was not counted: %(error)s"), { error: error.message }), "info"),
   );
 }
 
@@ -208,7 +208,7 @@ async function createDraft() {
   const ids = messages.map((message) => message.id).filter((value) => Number.isInteger(value));
   if (ids.length !== messages.length) {
     // The draft endpoint names messages by database id; the socket's MESSAGE has only `seq`.
-    showNotice("The server does not tell the console the ids of messages, so the picked answers cannot be sent: drafting needs a server update (R21). Please report it.");
+    showNotice(gettext("The server does not tell the console the ids of messages, so the picked answers cannot be sent: drafting needs a server update (R21). Please report it."));
     return;
   }
   kb.drafting = true;
@@ -216,12 +216,12 @@ async function createDraft() {
   try {
     const data = await postJson(url, { conversation_id: id, message_ids: ids });
     if (kb.picking === id) stopPicking();
-    showNotice(`Draft article created: “${data.title || "Untitled"}”.`, "success", {
+    showNotice(interpolate(gettext("Draft article created: “%(title)s”."), { title: data.title || gettext("Untitled") }), "success", {
       href: data.edit_url,
-      text: "Edit the draft",
+      text: gettext("Edit the draft"),
     });
   } catch (error) {
-    showNotice(`The draft could not be created: ${error.message}`);
+    showNotice(interpolate(gettext("The draft could not be created: %(error)s"), { error: error.message }));
   } finally {
     kb.drafting = false;
     render();
@@ -243,10 +243,10 @@ function renderDraft(conv, thread) {
   if (!picking) return;
   const count = pickedSeqs().length;
   ui.draftCount.textContent = count
-    ? `${plural(count, "answer")} picked for the article.`
-    : "Tick the agent answers to turn into an article.";
+    ? interpolate(ngettext("%(count)s answer picked for the article.", "%(count)s answers picked for the article.", count), { count })
+    : gettext("Tick the agent answers to turn into an article.");
   ui.draftCreate.disabled = !count || kb.drafting;
-  ui.draftCreate.textContent = kb.drafting ? "Creating…" : "Create draft";
+  ui.draftCreate.textContent = kb.drafting ? gettext("Creating…") : gettext("Create draft");
 }
 
 // --- Hooks ------------------------------------------------------------------------------

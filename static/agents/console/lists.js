@@ -4,6 +4,8 @@
 import { claim, openConversation } from "./chat.js";
 import { els, h, reconcile } from "./dom.js";
 import { formatWait, parseTime, topicName, visitorKind, visitorName, waitedSeconds } from "./format.js";
+import { gettext, interpolate } from "./i18n.js";
+import { labelChips, matchesLabelFilter } from "./labels.js";
 import { isAwaiting, isMine, isQueued, serverNow, state, threadOf } from "./state.js";
 
 const AMBER_AFTER_S = 30; // R9: warn well before the 45 s awkward pause
@@ -17,7 +19,7 @@ const baseTitle = document.title;
 const byTime = (field) => (a, b) => (parseTime(a[field]) || 0) - (parseTime(b[field]) || 0) || a.id - b.id;
 
 export function renderLists() {
-  const all = Array.from(state.conversations.values());
+  const all = Array.from(state.conversations.values()).filter(matchesLabelFilter);
   const queue = all.filter(isQueued).sort(byTime("created_at"));
   const chats = all.filter(isMine).sort(byTime("claimed_at"));
   const key = (conv) => String(conv.id);
@@ -40,13 +42,13 @@ function markCurrent(node, current) {
 export function badges(conv) {
   const kind = visitorKind(conv);
   return [
-    kind && h("span", { className: `kind-badge kind--${kind}` }, kind === "customer" ? "Customer" : "Prospect"),
+    kind && h("span", { className: `kind-badge kind--${kind}` }, kind === "customer" ? gettext("Customer") : gettext("Prospect")),
     conv.is_offline_message &&
-      h("span", { className: "tag tag--offline", title: "Left a message while nobody was online (R3)" }, "Left a message"),
-    conv.needs_follow_up && h("span", { className: "tag tag--follow-up", title: "Needs follow-up (R16)" }, "Follow-up"),
+      h("span", { className: "tag tag--offline", title: gettext("Left a message while nobody was online (R3)") }, gettext("Left a message")),
+    conv.needs_follow_up && h("span", { className: "tag tag--follow-up", title: gettext("Needs follow-up (R16)") }, gettext("Follow-up")),
     conv.status === "ended" &&
       conv.rating &&
-      h("span", { className: "rating", title: "The visitor's rating (R19)" }, `★ ${conv.rating}/5`),
+      h("span", { className: "rating", title: gettext("The visitor's rating (R19)") }, `★ ${conv.rating}/5`),
   ];
 }
 
@@ -71,16 +73,18 @@ const queueItemSig = (conv) =>
     conv.team,
     conv.id === state.openId,
     isAwaiting("conversation.claim", conv.id),
+    conv.labels,
   ]);
 
 function fillQueueItem(node, conv) {
   const claiming = isAwaiting("conversation.claim", conv.id);
   node.className = `conv conv--queued${conv.id === state.openId ? " conv--open" : ""}`;
   markCurrent(node, conv.id === state.openId);
-  const meta = [visitorName(conv), `#${conv.id}`, conv.team && `for ${conv.team.name}`].filter(Boolean).join(" · ");
+  const meta = [visitorName(conv), `#${conv.id}`, conv.team && interpolate(gettext("for %(team)s"), { team: conv.team.name })].filter(Boolean).join(" · ");
   node.replaceChildren(
     h("div", { className: "conv-row" }, h("span", { className: "conv-title" }, topicName(conv)), badges(conv), timer(conv)),
     h("div", { className: "conv-preview" }, conv.preview || "…"),
+    h("div", { className: "conv-labels" }, labelChips(conv)),
     h(
       "div",
       { className: "conv-row" },
@@ -88,7 +92,7 @@ function fillQueueItem(node, conv) {
       h(
         "button",
         { type: "button", className: "claim btn btn-sm btn-primary", disabled: claiming },
-        claiming ? "Claiming…" : "Claim",
+        claiming ? gettext("Claiming…") : gettext("Claim"),
       ),
     ),
   );
@@ -106,6 +110,7 @@ const chatItemSig = (conv) =>
     conv.id === state.openId,
     threadOf(conv.id).unread.size,
     isVisitorTyping(conv.id),
+    conv.labels,
   ]);
 
 function fillChatItem(node, conv) {
@@ -122,6 +127,7 @@ function fillChatItem(node, conv) {
       timer(conv),
     ),
     h("div", { className: "conv-row" }, h("span", { className: "conv-meta" }, `${topicName(conv)} · #${conv.id}`), badges(conv)),
+    h("div", { className: "conv-labels" }, labelChips(conv)),
     typing
       ? h("div", { className: "conv-preview conv-preview--typing" }, "typing…")
       : h("div", { className: "conv-preview" }, conv.preview || "…"),
@@ -134,7 +140,7 @@ export function timer(conv) {
   const node = h("span", {
     className: "timer",
     "data-since": conv.waiting_since,
-    title: "Customer waiting for a reply",
+    title: gettext("Customer waiting for a reply"),
   });
   updateTimer(node, serverNow());
   return node;

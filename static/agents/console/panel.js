@@ -6,11 +6,12 @@
 import { statusText } from "./chat.js";
 import { els, h, redraw } from "./dom.js";
 import { formatDateTime, parseTime, topicName, visitorKind } from "./format.js";
+import { gettext } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { send } from "./socket.js";
 import { awaiting, state } from "./state.js";
 
-const STATUS_WORD = { queued: "Queued", active: "Active", ended: "Ended" };
+const STATUS_WORD = { queued: gettext("Queued"), active: gettext("Active"), ended: gettext("Ended") };
 
 /** Ask for the panel's pages and past conversations of chat `id` (again: they change). */
 export function requestVisitorDetails(id) {
@@ -32,8 +33,8 @@ export function visitorDetailsArrived(frame) {
 export function visitorDetailsRefused(id, frame) {
   if (frame.code === "unknown_type") state.supports.details = false;
   if (id == null || !state.conversations.has(id)) return;
-  if (frame.code === "not_found") return showNotice(frame.message || "This chat is no longer available.");
-  state.details.set(id, { error: frame.message || "The visitor's history could not be loaded." });
+  if (frame.code === "not_found") return showNotice(frame.message || gettext("This chat is no longer available."));
+  state.details.set(id, { error: frame.message || gettext("The visitor's history could not be loaded.") });
 }
 
 const ratingText = (rating) => (rating ? `★ ${rating}/5` : "");
@@ -42,7 +43,7 @@ const ratingText = (rating) => (rating ? `★ ${rating}/5` : "");
 const isWebAddress = (url) => /^https?:\/\//i.test(String(url || ""));
 
 function pageItem(page) {
-  const label = page.title || page.url || "Untitled page";
+  const label = page.title || page.url || gettext("Untitled page");
   const at = h("time", { className: "muted", datetime: page.at }, formatDateTime(page.at));
   const link = isWebAddress(page.url)
     ? h("a", { href: page.url, target: "_blank", rel: "noopener noreferrer", title: page.url }, label)
@@ -62,7 +63,7 @@ function pastItem(conv) {
       h("span", { className: "past-conv-topic" }, topicName(conv)),
       " · ",
       h("span", { className: `past-conv-status past-conv-status--${conv.status}` }, STATUS_WORD[conv.status] || conv.status),
-      conv.rating ? h("span", { className: "rating", title: "The visitor's rating (R19)" }, ratingText(conv.rating)) : null,
+      conv.rating ? h("span", { className: "rating", title: gettext("The visitor's rating (R19)") }, ratingText(conv.rating)) : null,
     ),
     h("div", { className: "past-conv-preview muted" }, conv.preview || "…"),
   );
@@ -71,42 +72,42 @@ function pastItem(conv) {
 /** "Pages visited" and "Past conversations", or where they stand while they load. */
 function historySections(details) {
   if (!state.supports.details) return [];
-  if (!details) return [h("p", { className: "muted customer-loading" }, "Loading the visitor's history…")];
+  if (!details) return [h("p", { className: "muted customer-loading" }, gettext("Loading the visitor's history…"))];
   if (details.error) return [h("p", { className: "form-error" }, details.error)];
   const pages = [...details.recent_pages].sort((a, b) => (parseTime(b.at) || 0) - (parseTime(a.at) || 0));
   return [
-    h("h3", { className: "panel-subheading" }, "Pages visited"),
+    h("h3", { className: "panel-subheading" }, gettext("Pages visited")),
     pages.length
       ? h("ol", { className: "visited-pages", id: "visited-pages" }, pages.map(pageItem))
-      : h("p", { className: "muted" }, "No pages recorded."),
-    h("h3", { className: "panel-subheading" }, "Past conversations"),
+      : h("p", { className: "muted" }, gettext("No pages recorded.")),
+    h("h3", { className: "panel-subheading" }, gettext("Past conversations")),
     details.past_conversations.length
       ? h("ol", { className: "past-convs", id: "past-conversations" }, details.past_conversations.map(pastItem))
-      : h("p", { className: "muted" }, "No other conversations."),
+      : h("p", { className: "muted" }, gettext("No other conversations.")),
   ];
 }
 
 export function renderCustomer(conv) {
   if (!conv) {
-    redraw(els.customer, "none", () => els.customer.replaceChildren(h("p", { className: "muted" }, "No chat open.")));
+    redraw(els.customer, "none", () => els.customer.replaceChildren(h("p", { className: "muted" }, gettext("No chat open."))));
     return;
   }
   const visitor = conv.visitor || {};
   const kind = visitorKind(conv);
   const rows = [
-    ["Visitor", visitor.name || (visitor.email ? "" : "Anonymous visitor")],
-    ["Email", visitor.email],
-    ["Topic", topicName(conv)],
-    ["Team", conv.team && conv.team.name],
-    ["Started", formatDateTime(conv.created_at)],
-    ["Status", statusText(conv)],
-    ["Rating", ratingText(conv.rating)],
-    ["Chat", `#${conv.id}`],
+    [gettext("Visitor"), visitor.name || (visitor.email ? "" : gettext("Anonymous visitor"))],
+    [gettext("Email"), visitor.email],
+    [gettext("Topic"), topicName(conv)],
+    [gettext("Team"), conv.team && conv.team.name],
+    [gettext("Started"), formatDateTime(conv.created_at)],
+    [gettext("Status"), statusText(conv)],
+    [gettext("Rating"), ratingText(conv.rating)],
+    [gettext("Chat"), `#${conv.id}`],
   ].filter(([, value]) => value);
   // R22: what a good outcome is depends on who this is.
   const aim =
-    kind === "customer" ? "A customer: give the correct answer."
-    : kind === "prospect" ? "A prospect: aim for a sign-up, a demo, or at least an email."
+    kind === "customer" ? gettext("A customer: give the correct answer.")
+    : kind === "prospect" ? gettext("A prospect: aim for a sign-up, a demo, or at least an email.")
     : null;
   const details = state.details.get(conv.id);
   const sig = JSON.stringify([rows, kind, conv.needs_follow_up, conv.is_offline_message, details, state.supports.details]);
@@ -117,15 +118,15 @@ export function renderCustomer(conv) {
           ? h(
               "div",
               { className: `kind-card kind-card--${kind}` },
-              h("span", { className: `kind-badge kind--${kind}` }, kind === "customer" ? "Customer" : "Prospect"),
+              h("span", { className: `kind-badge kind--${kind}` }, kind === "customer" ? gettext("Customer") : gettext("Prospect")),
               h("p", null, aim),
             )
           : null,
         conv.needs_follow_up
-          ? h("p", { className: "follow-up-note" }, "Needs follow-up: the answer is owed by email (R16).")
+          ? h("p", { className: "follow-up-note" }, gettext("Needs follow-up: the answer is owed by email (R16)."))
           : null,
         conv.is_offline_message
-          ? h("p", { className: "offline-note" }, "Left a message while nobody was online (R3): answer by email if they have gone.")
+          ? h("p", { className: "offline-note" }, gettext("Left a message while nobody was online (R3): answer by email if they have gone."))
           : null,
         h("dl", { className: "facts" }, rows.map(([label, value]) => [h("dt", null, label), h("dd", null, value)])),
         ...historySections(details),

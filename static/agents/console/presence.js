@@ -2,6 +2,7 @@
  * The agent's own status (online / away) and how many chats it carries.
  */
 import { els, h } from "./dom.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { render } from "./render.js";
 import { isConnected, send } from "./socket.js";
@@ -10,7 +11,7 @@ import { awaiting, isMine, state } from "./state.js";
 function changeStatus(status) {
   if (!state.me || status === state.me.status) return;
   if (!send({ type: "agent.status", status })) {
-    showNotice("Not connected; change your status once the console has reconnected.");
+    showNotice(gettext("Not connected; change your status once the console has reconnected."));
     render();
     return;
   }
@@ -38,7 +39,9 @@ export function renderMe() {
   select.disabled = !known || !isConnected() || !!state.statusWanted;
   els.presence.dataset.status = status;
   const carried = Array.from(state.conversations.values()).filter(isMine).length;
-  els.capacity.textContent = me && me.max_chats ? `${carried} of ${me.max_chats} chats` : "";
+  els.capacity.textContent = me && me.max_chats
+    ? interpolate(ngettext("%(carried)s of %(max)s chat", "%(carried)s of %(max)s chats", me.max_chats), { carried, max: me.max_chats })
+    : "";
 }
 
 /** The status menu. */

@@ -4,6 +4,7 @@
 import { showCannedError } from "./canned.js";
 import { els, h, root } from "./dom.js";
 import { handlers } from "./frames.js";
+import { gettext } from "./i18n.js";
 import { render } from "./render.js";
 import { awaiting, state } from "./state.js";
 import { showTransferError } from "./transfer.js";
@@ -13,10 +14,10 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
 const CONNECTION_TEXT = {
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  "signed-out": "Signed out",
+  connecting: gettext("Connecting…"),
+  connected: gettext("Connected"),
+  reconnecting: gettext("Reconnecting…"),
+  "signed-out": gettext("Signed out"),
 };
 
 export const socket = {
@@ -66,11 +67,11 @@ function disconnected() {
   state.canned.loading = false;
   if (state.transfer) {
     state.transfer = null;
-    showTransferError("The connection dropped; the transfer may not have happened. Try again.");
+    showTransferError(gettext("The connection dropped; the transfer may not have happened. Try again."));
   }
   if (state.savingCanned) {
     state.savingCanned = null;
-    showCannedError("The connection dropped before the response was saved. Try again.");
+    showCannedError(gettext("The connection dropped before the response was saved. Try again."));
   }
   setConnection("reconnecting");
   render();
@@ -130,7 +131,7 @@ export function setConnection(connection) {
   els.status.dataset.state = connection;
   els.status.textContent = CONNECTION_TEXT[connection];
   if (connection === "signed-out") {
-    els.status.append(" · ", h("a", { href: root.dataset.loginUrl }, "Log in"));
+    els.status.append(" · ", h("a", { href: root.dataset.loginUrl }, gettext("Log in")));
   }
 }
 

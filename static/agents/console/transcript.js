@@ -2,9 +2,11 @@
  * The transcript: messages stored once per seq, sync and gap recovery, unread counts, and
  * how messages, pending replies and private notes show.
  */
+import { fileNode } from "./attachments.js";
 import { openSaveCanned } from "./canned.js";
 import { els, h, lockIcon, reconcile } from "./dom.js";
 import { formatTime, visitorName } from "./format.js";
+import { gettext, interpolate } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { send } from "./socket.js";
 import { awaiting, RETRYABLE, retryDelay, state, threadOf } from "./state.js";
@@ -15,7 +17,8 @@ export function storeMessages(id, messages) {
   const added = [];
   for (const message of messages) {
     const known = thread.messages.get(message.seq);
-    if (known && !known.local) continue;
+    // A stored message comes again only to carry its file's link, signed anew (links expire).
+    if (known && !known.local && !message.attachment) continue;
     thread.messages.set(message.seq, message);
     if ((message.sender === "agent" || message.sender === "note") && message.client_id) {
       thread.pending.delete(message.client_id);
@@ -52,7 +55,7 @@ export function syncRefused(id, frame) {
     state.conversations.delete(id);
     if (state.openId === id) {
       state.openId = null;
-      showNotice("This chat is no longer available.", "info");
+      showNotice(gettext("This chat is no longer available."), "info");
     }
   } else {
     showNotice(frame.message);
@@ -76,7 +79,7 @@ export function renderTranscript(id, thread) {
   ];
   reconcile(list, items, {
     key: ({ message, state: s }) => (s === "stored" ? `s${message.seq}` : `c${message.client_id}`),
-    sig: ({ message, state: s }) => `${s}:${message.local ? "local" : "stored"}`,
+    sig: ({ message, state: s }) => `${s}:${message.local ? "local" : "stored"}:${message.attachment ? message.attachment.url : ""}`,
     create: () => h("li"),
     fill: fillMessage,
   });
@@ -96,7 +99,7 @@ function showReadState(id, thread) {
   els.transcript.querySelectorAll(".msg-seen").forEach((node) => node.remove());
   const seen = conversation.visitor_read_seq || 0;
   const read = [...els.transcript.querySelectorAll("li.msg--agent[data-seq]")].filter((n) => +n.dataset.seq <= seen);
-  if (read.length) read[read.length - 1].append(h("div", { className: "msg-seen" }, "Seen"));
+  if (read.length) read[read.length - 1].append(h("div", { className: "msg-seen" }, gettext("Seen")));
 }
 
 function fillMessage(node, { message, state: s }) {
@@ -111,21 +114,21 @@ function fillMessage(node, { message, state: s }) {
   }
   let author = sender === "visitor" ? visitorName(state.conversations.get(message.conversation_id) || {}) : "";
   if (sender === "agent" || sender === "note") {
-    author = s === "stored" ? message.author_name || "Agent" : state.me ? state.me.name : "You";
+    author = s === "stored" ? message.author_name || gettext("Agent") : state.me ? state.me.name : gettext("You");
   }
   const status =
-    s === "pending" ? h("span", { className: "msg-status" }, "Sending…")
-    : s === "failed" ? h("span", { className: "msg-status" }, `Not sent: ${message.error}`)
+    s === "pending" ? h("span", { className: "msg-status" }, gettext("Sending…"))
+    : s === "failed" ? h("span", { className: "msg-status" }, interpolate(gettext("Not sent: %(error)s"), { error: message.error }))
     : null;
-  const label = sender === "note" ? h("span", { className: "msg-note-label" }, lockIcon(), "Private note") : null;
+  const label = sender === "note" ? h("span", { className: "msg-note-label" }, lockIcon(), gettext("Private note")) : null;
   const action =
     sender === "agent" && s === "stored"
-      ? h("button", { type: "button", className: "msg-action", "data-action": "save-canned" }, "Save as canned")
+      ? h("button", { type: "button", className: "msg-action", "data-action": "save-canned" }, gettext("Save as canned"))
       : null;
   // R21: ticked while picking answers for a draft article (shown by .transcript.is-picking).
   const pick =
     sender === "agent" && s === "stored"
-      ? h("input", { type: "checkbox", className: "msg-pick", "aria-label": "Use this answer in a draft article" })
+      ? h("input", { type: "checkbox", className: "msg-pick", "aria-label": gettext("Use this answer in a draft article") })
       : null;
   node.replaceChildren(
     h(
@@ -141,7 +144,7 @@ function fillMessage(node, { message, state: s }) {
       status && " ",
       status,
     ),
-    h("div", { className: "msg-body" }, message.body),
+    h("div", { className: "msg-body" }, message.attachment ? fileNode(message.attachment) : message.body),
   );
 }
 

@@ -3,17 +3,18 @@
  */
 import { replyContext } from "./composer.js";
 import { els, h } from "./dom.js";
+import { gettext, interpolate } from "./i18n.js";
 import { showNotice } from "./notice.js";
 import { render } from "./render.js";
 import { send } from "./socket.js";
 import { awaiting, state } from "./state.js";
 
 function agentAvailability(agent) {
-  if (agent.available) return ["available", "Available"];
+  if (agent.available) return ["available", gettext("Available")];
   // Online but not available: at their chat limit, or no console open right now.
-  if (agent.status === "online") return ["busy", "Busy or not connected"];
-  if (agent.status === "away") return ["away", "Away"];
-  return ["offline", "Offline"];
+  if (agent.status === "online") return ["busy", gettext("Busy or not connected")];
+  if (agent.status === "away") return ["away", gettext("Away")];
+  return ["offline", gettext("Offline")];
 }
 
 function openTransfer() {
@@ -68,12 +69,12 @@ function submitTransfer() {
   let label;
   if (kind === "agent") {
     frame.to_agent_id = targetId;
-    label = (state.agents.find((a) => a.id === targetId) || {}).name || "a colleague";
+    label = (state.agents.find((a) => a.id === targetId) || {}).name || gettext("a colleague");
   } else {
     frame.to_team_id = targetId;
-    label = `the ${(state.teams.find((t) => t.id === targetId) || {}).name || "team"} queue`;
+    label = interpolate(gettext("the %(team)s queue"), { team: (state.teams.find((t) => t.id === targetId) || {}).name || gettext("team") });
   }
-  if (!send(frame)) return showTransferError("Not connected; try again once the console has reconnected.");
+  if (!send(frame)) return showTransferError(gettext("Not connected; try again once the console has reconnected."));
   awaiting["conversation.transfer"].push(ctx.id);
   state.transfer = { id: ctx.id, label };
   showTransferError("");
@@ -89,8 +90,8 @@ export function transferRefused(id, frame) {
   state.transfer = null;
   if (id == null) return showNotice(frame.message);
   const text =
-    frame.code === "at_capacity" ? "That agent already carries their limit of chats. Pick someone else or a team."
-    : frame.message || "The chat could not be transferred.";
+    frame.code === "at_capacity" ? gettext("That agent already carries their limit of chats. Pick someone else or a team.")
+    : frame.message || gettext("The chat could not be transferred.");
   if (els.transferDialog.open) showTransferError(text);
   else showNotice(text);
 }
@@ -100,7 +101,7 @@ export function transferDone(conv) {
   state.transfer = null;
   state.transferred.set(conv.id, label || (conv.agent ? conv.agent.name : "the queue"));
   if (els.transferDialog.open) els.transferDialog.close();
-  showNotice(`Transferred to ${state.transferred.get(conv.id)}.`, "success");
+  showNotice(interpolate(gettext("Transferred to %(target)s."), { target: state.transferred.get(conv.id) }), "success");
 }
 
 /** The Transfer button and dialog. */

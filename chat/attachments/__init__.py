@@ -1,0 +1,1 @@
+"""Files in chats: checked and stored on upload (services), served by signed links (views)."""
