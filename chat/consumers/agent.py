@@ -127,9 +127,10 @@ class AgentConsumer(ProtocolConsumer):
         await self.send_json(await database_sync_to_async(_welcome)(self.agent))
 
     async def send_conversation(self, conversation: Any) -> None:
-        await self.send_json(
-            {"type": "conversation.updated", "conversation": payloads.conversation_for_agent(conversation)}
-        )
+        # Without labels: no action of this socket changes them (the console keeps the ones
+        # it has), and reading them here would query the database on the event loop.
+        payload = payloads.conversation_for_agent(conversation, with_labels=False)
+        await self.send_json({"type": "conversation.updated", "conversation": payload})
 
     async def conversation_claim(self, frame: Frame) -> None:
         conversation_id = field_int(frame, "conversation_id", minimum=1)

@@ -204,3 +204,29 @@ async def test_queue_shows_only_chats_routed_to_the_agents_teams(desk):
     assert returns_view["queue"] == []
     assert [c["preview"] for c in billing_view["queue"]] == ["Refund please"]
     await visitor.disconnect()
+
+
+async def test_ending_or_marking_an_ended_chat_again_answers_with_the_chat_not_an_error(desk):
+    # Found by the socket fuzzer: an action with nothing to do returns the chat as loaded,
+    # and its answer must not need the database on the event loop (its labels).
+    visitor, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(visitor, "Where is my parcel?", "c-1"))["conversation_id"]
+    agent, _ = await open_agent(desk.agent)
+    await agent.send_json_to({"type": "conversation.claim", "conversation_id": conversation_id})
+    await receive_until(agent, "conversation.updated")
+
+    answers = []
+    for frame in (
+        {"type": "conversation.end", "conversation_id": conversation_id},
+        {"type": "conversation.end", "conversation_id": conversation_id},
+        {"type": "conversation.follow_up", "conversation_id": conversation_id, "needs": False},
+    ):
+        await agent.send_json_to(frame)
+        answers.append(await agent.receive_json_from(TIMEOUT))
+        while answers[-1]["type"] not in ("conversation.updated", "error"):
+            answers[-1] = await agent.receive_json_from(TIMEOUT)
+
+    assert [a.get("code") for a in answers if a["type"] == "error"] in ([], ["conversation_ended"])
+    assert all(a.get("code") != "internal_error" for a in answers)
+    for socket in (visitor, agent):
+        await socket.disconnect()
