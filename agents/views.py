@@ -17,6 +17,8 @@ from chat.selectors import agent_can_label, conversation_for_agent, follow_ups_o
 from chat.services import conversation_label_add, conversation_label_remove
 from chat.supervision.access import user_is_supervisor
 from chat.supervision.transcript import transcript_rows
+from knowledgebase.console import json_int
+from knowledgebase.errors import KbError
 
 from .forms import ConversationSearchForm
 from .selectors import agent_for_user
@@ -58,9 +60,12 @@ def conversation_labels(request: HttpRequest, conversation_id: int) -> JsonRespo
         data = json.loads(request.body or b"{}")
     except ValueError:
         data = None
-    label_id = data.get("label_id") if isinstance(data, dict) else None
+    try:
+        label_id = json_int(data, "label_id") if isinstance(data, dict) else None
+    except KbError:
+        label_id = None
     on = data.get("on") if isinstance(data, dict) else None
-    if isinstance(label_id, bool) or not isinstance(label_id, int) or not isinstance(on, bool):
+    if label_id is None or not isinstance(on, bool):
         return _json_error(ErrorCode.INVALID_FIELD, gettext('Send {"label_id": <number>, "on": true or false}.'), 400)
     try:
         conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)

@@ -148,7 +148,16 @@ def test_supervisor_labels_any_chat(desk, client):
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"label_id": "1", "on": True}, {"label_id": 1}, {"label_id": True, "on": True}, [1], "x"]
+    "body",
+    [
+        {},
+        {"label_id": "1", "on": True},
+        {"label_id": 1},
+        {"label_id": True, "on": True},
+        {"label_id": 2**63, "on": True},
+        [1],
+        "x",
+    ],
 )
 def test_bad_bodies_get_a_clear_error(desk, client, body):
     conversation = owned_chat(desk)
