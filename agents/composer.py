@@ -1,12 +1,13 @@
 """The composer's playbook rules (R10-R12): what to flag in a reply before it is sent.
 
 Pure functions over the reply text, plus one query for the terms a site uses (its own and
-the global ones, edited in admin). Nothing here blocks a message: the console shows the
-warnings and the agent may send anyway.
+the global ones, edited in admin), kept a few seconds per process. Nothing here blocks a
+message: the console shows the warnings and the agent may send anyway.
 """
 
 import itertools
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +119,28 @@ def composer_split(*, body: str, max_words: int = BLOCK_MAX_WORDS) -> list[str]:
     return [" ".join(block) for block in blocks]
 
 
+# Terms change rarely (in admin) and are read for every agent reply, so each process keeps
+# a site's terms this long. A change saved in this process is seen at once (agents.apps
+# forgets them on every save and delete); other processes see it within these seconds.
+TERMS_MEMO_SECONDS = 5.0
+_terms_memo: dict[int | None, tuple[float, dict[str, dict[str, str]]]] = {}
+
+
+def composer_terms_forget() -> None:
+    _terms_memo.clear()
+
+
 def _terms_for_site(site_id: int | None) -> dict[str, dict[str, str]]:
+    """{kind: {term: suggestion}}, shared with other callers: read it, never change it."""
+    memo = _terms_memo.get(site_id)
+    if memo is not None and memo[0] > time.monotonic():
+        return memo[1]
+    terms = _terms_query(site_id)
+    _terms_memo[site_id] = (time.monotonic() + TERMS_MEMO_SECONDS, terms)
+    return terms
+
+
+def _terms_query(site_id: int | None) -> dict[str, dict[str, str]]:
     """{kind: {term: suggestion}} in one query; a site's own term overrides a global one."""
     scope = Q(site__isnull=True) if site_id is None else Q(site__isnull=True) | Q(site_id=site_id)
     rows = ComposerTerm.objects.filter(scope).order_by().values_list("site_id", "kind", "term", "suggestion")

@@ -23,6 +23,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from .channel_layer import PipelinedRedisChannelLayer
+
 logger = logging.getLogger(__name__)
 
 SUPERVISORS_GROUP = "supervisors"
@@ -48,14 +50,22 @@ def team_group(team_id: int) -> str:
 
 
 async def _group_send_all(groups: list[str], event: dict[str, Any]) -> None:
+    await _send_in_order([(groups, event)])
+
+
+async def _send_in_order(events: list[Event]) -> None:
+    sends = [(group, event) for groups, event in events for group in groups]
     layer = get_channel_layer()
-    for group in groups:
-        try:
-            await layer.group_send(group, event)
-        except (RedisError, OSError):
-            # Redis is down: the event is lost, never the change, which is committed. The
-            # caller's answer (an ack) stands, and clients catch up through seq + sync.
-            logger.warning("Channel layer unreachable; an event for %s was not sent", group, exc_info=True)
+    try:
+        if isinstance(layer, PipelinedRedisChannelLayer):
+            await layer.group_send_many(sends)  # all in two round trips to Redis
+        else:
+            for group, event in sends:
+                await layer.group_send(group, event)
+    except (RedisError, OSError):
+        # Redis is down: the events are lost, never the change, which is committed. The
+        # caller's answer (an ack) stands, and clients catch up through seq + sync.
+        logger.warning("Channel layer unreachable; %s events were not sent", len(sends), exc_info=True)
 
 
 class Outbox:
@@ -105,11 +115,6 @@ async def events_after() -> AsyncIterator[None]:
             # Shielded: a socket closing while it sends (its task cancelled) must not keep a
             # committed change from the other sockets.
             await asyncio.shield(_send_in_order(events))
-
-
-async def _send_in_order(events: list[Event]) -> None:
-    for groups, event in events:
-        await _group_send_all(groups, event)
 
 
 def send_on_commit(groups: Iterable[str], payload: dict[str, Any]) -> None:

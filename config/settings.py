@@ -121,6 +121,10 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", 60)), conn_health_checks=True
         )
     }
+    # Server-side binding lets psycopg prepare a statement it has run five times, so
+    # PostgreSQL plans it once per connection: planning the message path's row lock (six
+    # joined tables) cost more than running it (docs/performance.md, round 3).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {
         "default": {
@@ -144,7 +148,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer with group sends pipelined (chat/channel_layer.py).
+            "BACKEND": "chat.channel_layer.PipelinedRedisChannelLayer",
             "CONFIG": {
                 # socket_timeout None: redis-py 8 defaults to 5 s, which makes
                 # channels_redis crash every idle consumer (docs/architecture.md).

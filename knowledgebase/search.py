@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Case, Model, Q, QuerySet, TextField, Value, When
 from django.db.models.expressions import Expression, RawSQL
 from django.utils.safestring import SafeString, mark_safe
@@ -235,13 +236,26 @@ def _postgres_ranked(
         f"SELECT {pk}, ts_rank({table}.search_vector, {tsquery}) AS rank FROM {table} "
         f"WHERE {pk} IN ({candidates}) ORDER BY rank DESC, {pk} DESC"
     )
-    with connection.cursor() as cursor:
+    with _client_bound_cursor() as cursor:
         cursor.execute(
             f"SET LOCAL enable_seqscan = off; {sql}; SET LOCAL enable_seqscan TO DEFAULT",
             [CONFIG, " or ".join(words), *params],
         )
         cursor.nextset()
         return [(key, rank) for key, rank in cursor.fetchall()]
+
+
+def _client_bound_cursor() -> CursorWrapper:
+    """A cursor that binds parameters in the client, as psycopg's default does: the
+    connection's own cursors bind them in the server (config/settings.py), which refuses
+    several statements in one round trip."""
+    from psycopg import ClientCursor
+
+    connection.ensure_connection()
+    cursor = ClientCursor(connection.connection)
+    # As connection.cursor() wraps its own: logged when queries are (DEBUG, tests).
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    return wrap(cursor)  # type: ignore[arg-type]  # django-stubs wants a wrapper; Django wraps the DB-API cursor
 
 
 def _headline(queryset: QuerySet[Any], field: str, words: list[str]) -> RawSQL:

@@ -53,6 +53,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         conn.settings_dict["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(autouse=True)
+def composer_terms_forgotten() -> Iterator[None]:
+    """Each process keeps the composer's terms a few seconds; a test's rolled-back terms
+    must not outlive it."""
+    from agents.composer import composer_terms_forget
+
+    composer_terms_forget()
+    yield
+    composer_terms_forget()
+
+
 @pytest.fixture
 def eager_tasks() -> Iterator[None]:
     """Celery tasks run in-process at `.delay()` (even when REDIS_URL is set for the real-stack tests)."""

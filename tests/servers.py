@@ -33,6 +33,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def closed_redis_url() -> str:
+    """A Redis URL on a port nobody listens on."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
 def database_url(settings_dict: Mapping[str, Any]) -> str:
     """A DATABASE_URL for `settings_dict`: during a test, NAME is the test database."""
     user = quote(settings_dict.get("USER") or "", safe="")

@@ -14,14 +14,9 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from tests.servers import daphne_nodes, database_url, delete_redis_keys, free_port, node_environment
+from tests.servers import closed_redis_url, daphne_nodes, database_url, delete_redis_keys, free_port, node_environment
 
 HTTP_TIMEOUT = 15.0
-
-
-def closed_redis_url() -> str:
-    """A Redis URL on a port nobody listens on."""
-    return f"redis://127.0.0.1:{free_port()}/0"
 
 
 def test_healthz_answers_without_touching_the_database(client: Client) -> None:
@@ -56,7 +51,7 @@ def test_readyz_passes_every_check_of_this_mode(client: Client) -> None:
 def test_readyz_on_the_real_stack_pings_redis_and_round_trips_the_redis_layer(
     client: Client, postgres: None, redis_url: str
 ) -> None:
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "chat.channel_layer.PipelinedRedisChannelLayer"
 
     body = client.get("/readyz").json()
 

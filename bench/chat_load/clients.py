@@ -220,6 +220,7 @@ class Sock:
             elif record.t_ack is None:
                 record.t_ack = now
                 record.seq = frame.get("seq")
+                self.hold_own(record.conv, record.seq)
                 self.release(record.conv)
             else:
                 load.count["ack_repeated"] += 1
@@ -251,6 +252,20 @@ class Sock:
         else:
             self.load.count[f"own_echo_{via}"] += 1
         return True
+
+    def hold_own(self, conv: int, seq: int | None) -> None:
+        """The widget and the console show an acked message at its seq at once, so it
+        counts as held: its echo is then a duplicate, and the other side's next message
+        (prev_seq = this seq) is no gap. The console also syncs when the ack leaves a hole."""
+        view = self.views.get(conv)
+        if view is None or seq is None or seq in view.seen:
+            return
+        view.seen.add(seq)
+        while view.contig + 1 in view.seen:
+            view.contig += 1
+        if self.side == "agent" and self.load.variant == "chat" and view.contig < max(view.seen):
+            self.load.count["gaps_detected"] += 1
+            self.request_sync(conv)
 
     def check_gap(self, message: dict[str, Any]) -> None:
         """docs/protocol.md: a visitor syncs when prev_seq is above what it has, an agent on a seq gap."""

@@ -68,9 +68,28 @@ def _insert(
     )
 
 
-def _stored(conversation: Conversation, sender: Message.Sender, client_id: str) -> Message | None:
+def _stored(conversation_id: int, sender: Message.Sender, client_id: str) -> Message | None:
     """The message a resend of `client_id` refers to, if it was stored."""
-    return Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).first()
+    return Message.objects.filter(conversation_id=conversation_id, sender=sender, client_id=client_id).first()
+
+
+def _sender(author: Visitor | Agent, note: bool) -> Message.Sender:
+    if isinstance(author, Visitor):
+        return Message.Sender.VISITOR
+    return Message.Sender.NOTE if note else Message.Sender.AGENT
+
+
+def _authorise(conversation: Conversation, author: Visitor | Agent, sender: Message.Sender) -> None:
+    if isinstance(author, Visitor):
+        if conversation.visitor_id != author.pk:
+            raise ChatError(ErrorCode.NOT_FOUND)
+    elif sender == Message.Sender.NOTE:
+        if not agent_can_see(agent=author, conversation=conversation):
+            raise ChatError(ErrorCode.NOT_FOUND)
+    elif conversation.assigned_agent_id != author.user_id:
+        if not agent_can_see(agent=author, conversation=conversation):
+            raise ChatError(ErrorCode.NOT_FOUND)
+        raise ChatError(ErrorCode.NOT_OWNER)
 
 
 def message_post(
@@ -93,51 +112,39 @@ def message_post(
     message, in the same transaction; a resend leaves it unsaved.
     """
     body = _clean_body(body)
-    with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
-        if isinstance(author, Visitor):
-            if conversation.visitor_id != author.pk:
-                raise ChatError(ErrorCode.NOT_FOUND)
-            sender = Message.Sender.VISITOR
-        elif note:
-            if not agent_can_see(agent=author, conversation=conversation):
-                raise ChatError(ErrorCode.NOT_FOUND)
-            sender = Message.Sender.NOTE
-        else:
-            if conversation.assigned_agent_id != author.user_id:
-                if not agent_can_see(agent=author, conversation=conversation):
-                    raise ChatError(ErrorCode.NOT_FOUND)
-                raise ChatError(ErrorCode.NOT_OWNER)
-            sender = Message.Sender.AGENT
-        if conversation.status == Conversation.Status.ENDED:
-            # A resend is answered with the stored message even after the chat ended.
-            existing = _stored(conversation, sender, client_id)
-            if existing is None:
-                raise ChatError(ErrorCode.CONVERSATION_ENDED)
-            return existing, False
-        try:
-            # A savepoint: a resend of a stored `client_id` breaks the unique constraint,
-            # which is cheaper than looking for it before every new message.
-            with transaction.atomic():
-                message = _insert(conversation, author, sender, body, client_id, overridden, canned_id, attachment)
-        except IntegrityError:
-            existing = _stored(conversation, sender, client_id)
-            if existing is None:
-                raise
-            return existing, False
-        except ChatError as error:
-            # The original may have been sent before a term was added: the resend gets it.
-            existing = _stored(conversation, sender, client_id) if error.code == ErrorCode.COMPOSER_WARNING else None
-            if existing is None:
-                raise
-            return existing, False
-        if sender == Message.Sender.AGENT and conversation.needs_follow_up and conversation.visitor.email:
-            email_queue_follow_up(message=message)
-        if sender == Message.Sender.VISITOR and conversation.status == Conversation.Status.QUEUED:
-            if not Message.objects.filter(conversation=conversation, sender=sender, seq__lt=message.seq).exists():
-                queue_greeting(conversation)
-                queue_positions_announce(site_id=conversation.site_id)
-            dispatch_on_commit()
+    sender = _sender(author, note)
+    try:
+        with transaction.atomic():
+            conversation = lock_conversation(conversation_id)
+            _authorise(conversation, author, sender)
+            if conversation.status == Conversation.Status.ENDED:
+                # A resend is answered with the stored message even after the chat ended.
+                existing = _stored(conversation_id, sender, client_id)
+                if existing is None:
+                    raise ChatError(ErrorCode.CONVERSATION_ENDED)
+                return existing, False
+            message = _insert(conversation, author, sender, body, client_id, overridden, canned_id, attachment)
+            if sender == Message.Sender.AGENT and conversation.needs_follow_up and conversation.visitor.email:
+                email_queue_follow_up(message=message)
+            if sender == Message.Sender.VISITOR and conversation.status == Conversation.Status.QUEUED:
+                if not Message.objects.filter(conversation=conversation, sender=sender, seq__lt=message.seq).exists():
+                    queue_greeting(conversation)
+                    queue_positions_announce(site_id=conversation.site_id)
+                dispatch_on_commit()
+    except IntegrityError:
+        # A resend of a stored `client_id` breaks the unique constraint: cheaper than a
+        # look-up before every new message, and no savepoint is needed, because the whole
+        # transaction (the resend's canned-use count and counters) is rolled back.
+        existing = _stored(conversation_id, sender, client_id)
+        if existing is None:
+            raise
+        return existing, False
+    except ChatError as error:
+        # The original may have been sent before a term was added: the resend gets it.
+        existing = _stored(conversation_id, sender, client_id) if error.code == ErrorCode.COMPOSER_WARNING else None
+        if existing is None:
+            raise
+        return existing, False
     return message, True
 
 

@@ -297,7 +297,9 @@ def test_site_term_overrides_the_suggestion_of_the_global_one(defaults):
 
 def test_an_admin_edit_applies_to_the_next_check(defaults):
     composer_check(body="brb", site_id=None)
-    ComposerTerm.objects.filter(site__isnull=True, kind="slang", term="brb").update(suggestion="One moment, please")
+    term = ComposerTerm.objects.get(site__isnull=True, kind="slang", term="brb")
+    term.suggestion = "One moment, please"
+    term.save()  # as the admin does
 
     [warning] = composer_check(body="brb", site_id=None)
 

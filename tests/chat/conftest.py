@@ -32,8 +32,8 @@ def sent_events(monkeypatch) -> list[tuple[list[str], dict]]:
     """Every (groups, frame) a service sends after commit, instead of the channel layer."""
     events: list[tuple[list[str], dict]] = []
 
-    async def record(groups: list[str], event: dict) -> None:
-        events.append((groups, event["payload"]))
+    async def record(sent: list[tuple[list[str], dict]]) -> None:
+        events.extend((groups, event["payload"]) for groups, event in sent)
 
-    monkeypatch.setattr(realtime, "_group_send_all", record)
+    monkeypatch.setattr(realtime, "_send_in_order", record)
     return events
