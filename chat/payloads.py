@@ -106,6 +106,20 @@ def conversation_for_visitor(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def conversation_progress(conversation: Conversation) -> dict[str, Any]:
+    """What a new message changes in a conversation as agents see it: the part of
+    `conversation_for_agent` sent with every message. Clients merge it into the
+    conversation they hold (its people, topic, team and labels stay as they were)."""
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "last_seq": conversation.last_seq,
+        "preview": conversation.preview,
+        "first_response_at": iso(conversation.first_response_at),
+        "waiting_since": iso(conversation.waiting_since),
+    }
+
+
 def conversation_for_agent(conversation: Conversation, *, with_labels: bool = True) -> dict[str, Any]:
     """What agents are shown of a conversation. A message never changes the labels, so the
     message path leaves them out (`with_labels=False`, one query less on every message) and

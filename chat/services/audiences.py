@@ -22,15 +22,13 @@ def agent_audience(conversation: Conversation) -> list[str]:
 
 def tell_supervisors(conversation: Conversation) -> None:
     """The floor (chat.metrics.floor_snapshot) shows every open chat's R9 timer, so the
-    supervisors hear of a new message in a chat whose events go to its owner alone."""
+    supervisors hear of a new message in a chat whose events go to its owner alone: what
+    the message changed (`conversation_progress`), which their consoles merge."""
     if conversation.assigned_agent_id is None:
         return  # queued: queue_groups already include the supervisors
     send_on_commit(
         [SUPERVISORS_GROUP],
-        {
-            "type": "conversation.updated",
-            "conversation": payloads.conversation_for_agent(conversation, with_labels=False),
-        },
+        {"type": "conversation.updated", "conversation": payloads.conversation_progress(conversation)},
     )
 
 

@@ -21,5 +21,15 @@ def lock_conversation(conversation_id: int) -> Conversation:
         raise ChatError(ErrorCode.NOT_FOUND) from None
 
 
+def lock_conversation_row(conversation_id: int) -> Conversation:
+    """The conversation alone, for the message path: building and running the joins of
+    `lock_conversation` was a third of a message's CPU (docs/performance.md, round 3).
+    Its payloads need none of the rows joined there; a rare use loads its row on access."""
+    try:
+        return Conversation.objects.select_for_update().get(pk=conversation_id)
+    except Conversation.DoesNotExist:
+        raise ChatError(ErrorCode.NOT_FOUND) from None
+
+
 def open_chat_count(agent: Agent) -> int:
     return Conversation.objects.filter(assigned_agent_id=agent.user_id, status=Conversation.Status.ACTIVE).count()

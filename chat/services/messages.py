@@ -12,7 +12,7 @@ from ..realtime import agent_group, send_on_commit, visitor_group
 from ..selectors import agent_can_see, conversation_for_agent, conversation_for_visitor
 from .assignment import dispatch_on_commit
 from .audiences import agent_audience
-from .locking import lock_conversation
+from .locking import lock_conversation_row
 from .timeline import message_insert
 from .waiting import queue_greeting, queue_positions_announce
 
@@ -115,7 +115,7 @@ def message_post(
     sender = _sender(author, note)
     try:
         with transaction.atomic():
-            conversation = lock_conversation(conversation_id)
+            conversation = lock_conversation_row(conversation_id)
             _authorise(conversation, author, sender)
             if conversation.status == Conversation.Status.ENDED:
                 # A resend is answered with the stored message even after the chat ended.

@@ -98,7 +98,7 @@ def message_insert(
             {
                 "type": "message.new",
                 "message": payloads.message_payload(message, for_agent=True),
-                "conversation": payloads.conversation_for_agent(conversation, with_labels=False),
+                "conversation": payloads.conversation_progress(conversation),
             },
         )
         tell_supervisors(conversation)

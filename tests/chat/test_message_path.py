@@ -49,6 +49,25 @@ def test_a_message_costs_one_lock_one_insert_and_one_update(desk):
         assert len(queries) == 5, statements(queries)
 
 
+def test_the_row_lock_joins_nothing_and_agents_get_what_the_message_changed(desk, sent_events):
+    conversation = claimed(desk)
+
+    with CaptureQueriesContext(connection) as queries:
+        services.message_post(
+            conversation_id=conversation.pk, author=conversation.visitor, body="Where is it?", client_id="v-1"
+        )
+
+    lock = next(query["sql"] for query in queries.captured_queries if query["sql"].startswith("SELECT"))
+    assert '"chat_conversation"' in lock and "JOIN" not in lock
+    [(_, to_owner)] = [(g, p) for g, p in sent_events[-3:] if p["type"] == "message.new" and "conversation" in p]
+    [(_, to_supervisors)] = [(g, p) for g, p in sent_events[-3:] if p["type"] == "conversation.updated"]
+    progress = {"id", "status", "last_seq", "preview", "first_response_at", "waiting_since"}
+    for payload in (to_owner, to_supervisors):
+        assert set(payload["conversation"]) == progress
+        assert payload["conversation"]["preview"] == "Where is it?"
+        assert payload["conversation"]["last_seq"] == to_owner["message"]["seq"]
+
+
 def test_the_composer_terms_are_read_once_then_remembered(desk):
     conversation = claimed(desk)
 

@@ -226,8 +226,10 @@ export const handlers = {
 function applyConversation(update) {
   const before = state.conversations.get(update.id);
   if (before && isStale(before, update)) return;
-  // Updates from new messages leave the labels out: a message never changes them.
-  const incoming = "labels" in update || !before ? update : { ...update, labels: before.labels };
+  // A new message sends only what it changed (no people, topic, team or labels): merged
+  // into the conversation held. One not held yet waits for its whole form (sync, a list).
+  if (!before && !("visitor" in update)) return;
+  const incoming = before ? { ...before, ...update } : update;
   state.conversations.set(incoming.id, incoming);
   const conv = incoming;
   const thread = threadOf(conv.id);
