@@ -14,6 +14,9 @@ from websockets.exceptions import ConnectionClosed
 
 from .system import FILLER, MAX_ATTEMPTS, OPEN_TIMEOUT
 
+# The console's wait for a message in flight before it syncs a hole an ack left (transcript.js).
+IN_FLIGHT_SECONDS = 1.5
+
 
 @dataclass
 class Sent:
@@ -256,7 +259,8 @@ class Sock:
     def hold_own(self, conv: int, seq: int | None) -> None:
         """The widget and the console show an acked message at its seq at once, so it
         counts as held: its echo is then a duplicate, and the other side's next message
-        (prev_seq = this seq) is no gap. The console also syncs when the ack leaves a hole."""
+        (prev_seq = this seq) is no gap. The console also syncs when the ack leaves a hole
+        that stays open (static/agents/console/transcript.js)."""
         view = self.views.get(conv)
         if view is None or seq is None or seq in view.seen:
             return
@@ -264,6 +268,14 @@ class Sock:
         while view.contig + 1 in view.seen:
             view.contig += 1
         if self.side == "agent" and self.load.variant == "chat" and view.contig < max(view.seen):
+            self.load.spawn(self.sync_if_still_missing(conv))
+
+    async def sync_if_still_missing(self, conv: int) -> None:
+        """As the console: the message before an acked reply is usually in flight; sync if it
+        has not come within IN_FLIGHT_SECONDS."""
+        await asyncio.sleep(IN_FLIGHT_SECONDS)
+        view = self.views[conv]
+        if view.contig < max(view.seen):
             self.load.count["gaps_detected"] += 1
             self.request_sync(conv)
 

@@ -14,7 +14,7 @@ import { requestVisitorDetails, visitorDetailsArrived, visitorDetailsRefused } f
 import { render } from "./render.js";
 import { send, setConnection, socket, startHeartbeat } from "./socket.js";
 import { answered, awaiting, forgetUnlisted, isMine, isQueued, isStale, isTaken, serverNow, state, take, threadOf } from "./state.js";
-import { countUnread, hasGap, requestSync, storeMessages, syncRefused } from "./transcript.js";
+import { countUnread, hasGap, requestSync, storeMessages, syncIfStillMissing, syncRefused } from "./transcript.js";
 import { transferDone, transferRefused } from "./transfer.js";
 
 const TYPING_SHOWN_MS = 5000; // "is typing" lasts 5 s after the last frame
@@ -89,7 +89,7 @@ export const handlers = {
         },
       ]);
     }
-    if (hasGap(thread)) requestSync(id);
+    if (hasGap(thread)) syncIfStillMissing(id);
   },
 
   "sync.result"(frame) {

@@ -46,6 +46,17 @@ export function requestSync(id) {
   }
 }
 
+// The message before an acked reply is usually on its way (two servers commit and send
+// independently): wait this long for its message.new before asking for it.
+const IN_FLIGHT_MS = 1500;
+
+/** Sync if the thread still misses a message once those in flight have had time to come. */
+export function syncIfStillMissing(id) {
+  setTimeout(() => {
+    if (hasGap(threadOf(id))) requestSync(id);
+  }, IN_FLIGHT_MS);
+}
+
 export function syncRefused(id, frame) {
   if (id == null) return;
   threadOf(id).syncing = false;
