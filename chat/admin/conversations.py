@@ -14,6 +14,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ..metrics.definitions import FIRST_RESPONSE_DELAY
 from ..models import Conversation, Message, TrainingFlag, TranscriptView
+from ..spreadsheet import spreadsheet_safe
 from ..supervision.transcript import person_name, transcript_rows
 from .access import LONG_WAIT_SECONDS, LogAdminMixin, is_supervisor
 from .filters import (
@@ -33,13 +34,6 @@ class TrainingFlagActionForm(ActionForm):
         required=False, label=gettext_lazy("Training note"), widget=forms.TextInput(attrs={"size": 40}),
         help_text=gettext_lazy('Used by "Flag for training".'),
     )  # fmt: skip
-
-
-def _csv_cell(value: object) -> object:
-    """Keep spreadsheet formulas out of an export that carries customers' words."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 @admin.register(Conversation)
@@ -237,7 +231,7 @@ class ConversationAdmin(admin.ModelAdmin):
                 obj.agent_message_count, obj.canned_message_count, share, obj.warnings_overridden_count,
                 "" if obj.rating is None else obj.rating, " ".join(flag.replace(" ", "-") for flag in self._flags(obj)),
             ]  # fmt: skip
-            writer.writerow([_csv_cell(value) for value in row])
+            writer.writerow([spreadsheet_safe(value) for value in row])
         return response
 
 

@@ -13,6 +13,7 @@ from agents.selectors import agent_for_user
 from ..metrics import SILENCE_LIMIT_SECONDS, floor_snapshot, report
 from ..models import Conversation, TranscriptView
 from ..selectors import conversations_with_people, training_flags_for_agent
+from ..spreadsheet import spreadsheet_safe
 from .access import supervisor_required
 from .forms import ReportFilterForm, default_scope
 from .reports import agent_columns, agent_rows, report_charts
@@ -118,9 +119,5 @@ def report_csv(request: HttpRequest, slug: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{slug}_{scope.start}_{scope.end}.csv"'
     writer = csv.writer(response)
     # Agent and team names come from staff; still, no cell may start a spreadsheet formula.
-    writer.writerows([[_csv_cell(cell) for cell in row] for row in rows])
+    writer.writerows([[spreadsheet_safe(cell) for cell in row] for row in rows])
     return response
-
-
-def _csv_cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") and value != "-" else value
