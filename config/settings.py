@@ -137,11 +137,6 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Database threads per ASGI process for the sockets (chat.consumers.base.DatabaseLanes),
-# each with its own connection. 1 (Channels' single thread) unless measured otherwise:
-# more threads stored more under saturation but starved the event loop's deliveries
-# (docs/performance.md). Keep processes x threads under PostgreSQL's max_connections.
-CHAT_DB_THREADS = int(os.environ.get("CHAT_DB_THREADS", 1))
 
 # --- Channel layer and Celery ------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -73,7 +73,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="CHAT_IP_MESSAGES_PER_MINUTE of our servers: every simulated visitor is 127.0.0.1, so the "
         "app's per-network limit would cap them all together (default: practically off)",
     )
-    parser.add_argument("--db-threads", type=int, help="CHAT_DB_THREADS of our servers (default: the app's)")
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the servers")
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the first server during the run, into DIR")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -139,8 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate_limit:
         env["CHAT_RATE_PER_SECOND"] = str(args.rate_limit)
     env["CHAT_IP_MESSAGES_PER_MINUTE"] = str(args.ip_limit)
-    if args.db_threads:
-        env["CHAT_DB_THREADS"] = str(args.db_threads)
     # The generator's own Django (seeding, counting): same database and secret (it signs the sessions).
     os.environ.update(
         {k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY")}
@@ -174,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
             "rate_limit": f"{args.rate_limit or settings.CHAT_RATE_PER_SECOND}/s burst {settings.CHAT_RATE_BURST}",
             "compression": args.compression,
             "ip_limit": f"{args.ip_limit}/min",
-            "db_threads": args.db_threads or env.get("CHAT_DB_THREADS") or "app default (1)",
         },
         "source": source_state(),
         "seed": f"{args.conversations} conversations, {agents} agents, {seeded.seconds:.1f} s",

@@ -9,10 +9,8 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -118,35 +116,6 @@ def frame_ref(frame: Frame) -> str | None:
     return ref if isinstance(ref, str) else None
 
 
-class DatabaseLanes:
-    """CHAT_DB_THREADS database threads per process, one per socket, taken in turn.
-
-    `database_sync_to_async` runs all of a process's database work on one thread, so
-    every socket waits for every other socket's queries, and the CPU idles while that
-    thread waits for PostgreSQL. Each socket keeps its own lane (its calls stay in
-    order on one thread with one connection, as thread-sensitive code expects), and
-    sockets on different lanes run side by side. One lane (the default) is Channels' own
-    behaviour: more stored more under saturation here but starved the event loop, which
-    delivers (docs/performance.md). Needs asgiref's `ThreadSensitiveContext(executor=...)`.
-    """
-
-    def __init__(self) -> None:
-        self._lanes: list[ThreadPoolExecutor] = []
-        self._taken = 0
-
-    def next(self) -> ThreadPoolExecutor | None:
-        if settings.CHAT_DB_THREADS <= 1:
-            return None
-        if not self._lanes:
-            threads = settings.CHAT_DB_THREADS
-            self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-db") for _ in range(threads)]
-        self._taken += 1
-        return self._lanes[self._taken % len(self._lanes)]
-
-
-database_lanes = DatabaseLanes()
-
-
 class ProtocolConsumer(AsyncWebsocketConsumer):
     """A JSON socket whose frames are dispatched by `type` to the handlers of `handlers()`."""
 
@@ -171,14 +140,6 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(
             settings.CHAT_RATE_BURST * self.rate_factor, settings.CHAT_RATE_PER_SECOND * self.rate_factor
         )
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        lane = database_lanes.next()
-        if lane is None:
-            await super().__call__(scope, receive, send)
-            return
-        async with ThreadSensitiveContext(executor=lane):
-            await super().__call__(scope, receive, send)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Log lines written while handling this message name the socket (config/logging.py).
