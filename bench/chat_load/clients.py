@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .system import FILLER, MAX_ATTEMPTS, OPEN_TIMEOUT
 
-# The console's wait for a message in flight before it syncs a hole an ack left (transcript.js).
+# The clients' wait for a message in flight before they sync a hole (console transcript.js, widget chat.js).
 IN_FLIGHT_SECONDS = 1.5
 
 
@@ -41,6 +41,7 @@ class View:
 
     seen: set[int] = field(default_factory=set)
     contig: int = 0  # every seq up to here was received
+    pending: int = 0  # own messages sent and not acked (or refused) yet
     syncing: bool = False
     resync: bool = False
 
@@ -151,6 +152,7 @@ class Sock:
         body = f"Bench {client_id} at {time.time():.6f}. {FILLER}"[:100]
         record = Sent(client_id, conv, self.side, body, time.monotonic())
         self.load.sent[client_id] = record
+        self.views[conv].pending += 1
         await self.send_record(record)
 
     async def send_record(self, record: Sent) -> None:
@@ -167,6 +169,8 @@ class Sock:
         await self.send_record(record)
 
     def release(self, conv: int) -> None:
+        """One of this socket's messages is acked or refused for good."""
+        self.views[conv].pending -= 1
         window = self.windows.get(conv)
         if window is not None:
             window.release()
@@ -271,8 +275,8 @@ class Sock:
             self.load.spawn(self.sync_if_still_missing(conv))
 
     async def sync_if_still_missing(self, conv: int) -> None:
-        """As the console: the message before an acked reply is usually in flight; sync if it
-        has not come within IN_FLIGHT_SECONDS."""
+        """As the console and the widget: the missing message is usually in flight (the other
+        side's event, or this visitor's own ack); sync if it has not come within IN_FLIGHT_SECONDS."""
         await asyncio.sleep(IN_FLIGHT_SECONDS)
         view = self.views[conv]
         if view.contig < max(view.seen):
@@ -284,9 +288,14 @@ class Sock:
         conv = message["conversation_id"]
         view = self.views[conv]
         before = message.get("prev_seq", 0) if self.side == "visitor" else message["seq"] - 1
-        if before > view.contig:
-            self.load.count["gaps_detected"] += 1
-            self.request_sync(conv)
+        if before <= view.contig:
+            return
+        if self.side == "visitor" and view.pending:
+            # As the widget: the missing message may be this visitor's own, not acked yet.
+            self.load.spawn(self.sync_if_still_missing(conv))
+            return
+        self.load.count["gaps_detected"] += 1
+        self.request_sync(conv)
 
     def on_sync_result(self, frame: dict[str, Any], now: float) -> None:
         conv = frame["conversation"]["id"]

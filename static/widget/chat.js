@@ -537,6 +537,13 @@ window.__helpdeskWidget.attach((api) => {
   const send = (frame) => !!(ready && ws) && (ws.send(JSON.stringify(frame)), true);
   const later = (fn, seconds) => setTimeout(fn, Math.max(0.2, +seconds || 1) * 1000 + 50);
 
+  // A gap this visitor's own unacked messages may fill: their acks, which move lastSeq on,
+  // usually come within this long.
+  const IN_FLIGHT_MS = 1500;
+  function syncIfStillMissing(prev) {
+    setTimeout(() => { if (prev > lastSeq) requestSync(); }, IN_FLIGHT_MS);
+  }
+
   function requestSync() {
     if (!ready || !conv) return;
     if (syncing) { resync = true; return; }
@@ -629,6 +636,7 @@ window.__helpdeskWidget.attach((api) => {
       if (m.sender === "agent") showTyping(null);
       addMessage(m);
       if (prev <= lastSeq) lastSeq = Math.max(lastSeq, m.seq);
+      else if (list.querySelector(".hd-msg--pending")) syncIfStillMissing(prev); // maybe our own, not acked yet
       else requestSync(); // a gap: an event was lost
     },
     "sync.result"(f) {
