@@ -290,8 +290,8 @@ class Sock:
         before = message.get("prev_seq", 0) if self.side == "visitor" else message["seq"] - 1
         if before <= view.contig:
             return
-        if self.side == "visitor" and view.pending:
-            # As the widget: the missing message may be this visitor's own, not acked yet.
+        if view.pending:
+            # As the widget and the console: the missing message may be our own, not acked yet.
             self.load.spawn(self.sync_if_still_missing(conv))
             return
         self.load.count["gaps_detected"] += 1

@@ -66,7 +66,8 @@ export const handlers = {
     if (message.sender === "visitor") thread.visitorTypingUntil = 0;
     if (id !== state.openId) countUnread(thread, added);
     if (frame.conversation) applyConversation(frame.conversation);
-    if (hasGap(thread)) requestSync(id);
+    // The hole may be one of our own replies, not acked yet: give its ack time to come.
+    if (hasGap(thread)) (thread.pending.size ? syncIfStillMissing : requestSync)(id);
   },
 
   "message.ack"(frame) {
