@@ -1,4 +1,5 @@
-"""The console's conversation search form: a plain GET form, so its pages work without JavaScript."""
+"""The console's conversation search form (a plain GET form, so its pages work without
+JavaScript), and the agent field the supervisors' report filters share."""
 
 from typing import Any
 
@@ -11,7 +12,9 @@ from chat.search import MAX_TEXT_LENGTH
 from .models import Agent
 
 
-class _AgentChoiceField(forms.ModelChoiceField):
+class AgentChoiceField(forms.ModelChoiceField):
+    """Agents listed by the name customers see."""
+
     def label_from_instance(self, obj: Any) -> str:
         return obj.display_name
 
@@ -26,7 +29,7 @@ class ConversationSearchForm(forms.Form):
     label = forms.ModelChoiceField(
         label=_("Label"), queryset=Label.objects.order_by("name"), required=False, empty_label=_("Any label")
     )
-    agent = _AgentChoiceField(
+    agent = AgentChoiceField(
         label=_("Agent"), queryset=Agent.objects.order_by("display_name"), required=False,
         empty_label=_("Any agent"), to_field_name="user_id",
     )  # fmt: skip

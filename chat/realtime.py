@@ -49,10 +49,6 @@ def team_group(team_id: int) -> str:
     return f"team.{team_id}"
 
 
-async def _group_send_all(groups: list[str], event: dict[str, Any]) -> None:
-    await _send_in_order([(groups, event)])
-
-
 async def _send_in_order(events: list[Event]) -> None:
     sends = [(group, event) for groups, event in events for group in groups]
     layer = get_channel_layer()
@@ -87,7 +83,7 @@ class Outbox:
             if self._open:
                 self._events.append(event)
                 return
-        async_to_sync(_group_send_all)(*event)
+        async_to_sync(_send_in_order)([event])
 
     def close(self) -> list[Event]:
         with self._lock:
@@ -136,4 +132,4 @@ def _on_commit(groups: Iterable[str], event: dict[str, Any]) -> None:
     if outbox is not None:
         transaction.on_commit(lambda: outbox.committed((targets, event)))
     else:
-        transaction.on_commit(lambda: async_to_sync(_group_send_all)(targets, event))
+        transaction.on_commit(lambda: async_to_sync(_send_in_order)([(targets, event)]))

@@ -1,6 +1,8 @@
 """Row locks, always taken agent rows first, then conversation rows, so two services
 locking both can never deadlock each other."""
 
+from django.db.models import QuerySet
+
 from agents.models import Agent
 
 from ..errors import ChatError, ErrorCode
@@ -14,19 +16,20 @@ def lock_agent(agent: Agent) -> Agent:
 
 def lock_conversation(conversation_id: int) -> Conversation:
     # `of` keeps the lock off the outer-joined rows, which PostgreSQL refuses to lock.
-    try:
-        # get(), not first(): no ORDER BY to build for a primary-key lookup on the hot path.
-        return conversations_with_people().select_for_update(of=("self",)).get(pk=conversation_id)
-    except Conversation.DoesNotExist:
-        raise ChatError(ErrorCode.NOT_FOUND) from None
+    return _locked(conversations_with_people().select_for_update(of=("self",)), conversation_id)
 
 
 def lock_conversation_row(conversation_id: int) -> Conversation:
     """The conversation alone, for the message path: building and running the joins of
     `lock_conversation` was a third of a message's CPU (docs/performance.md, round 3).
     Its payloads need none of the rows joined there; a rare use loads its row on access."""
+    return _locked(Conversation.objects.select_for_update(), conversation_id)
+
+
+def _locked(queryset: QuerySet[Conversation], conversation_id: int) -> Conversation:
     try:
-        return Conversation.objects.select_for_update().get(pk=conversation_id)
+        # get(), not first(): no ORDER BY to build for a primary-key lookup on the hot path.
+        return queryset.get(pk=conversation_id)
     except Conversation.DoesNotExist:
         raise ChatError(ErrorCode.NOT_FOUND) from None
 

@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from agents.forms import AgentChoiceField
 from agents.models import Agent, Team
 
 from ..metrics import Period, Scope
@@ -15,11 +16,6 @@ from ..models import Label, Site
 
 DEFAULT_DAYS = 14
 MAX_DAYS = 366  # a year, per day or per week: enough to compare seasons, bounded
-
-
-class AgentChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        return obj.display_name
 
 
 class ReportFilterForm(forms.Form):
