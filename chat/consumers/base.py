@@ -4,6 +4,8 @@ Consumers only parse, authorise, call a service and send the result; every rule 
 conversations lives in `chat.services` and `chat.selectors`.
 """
 
+import asyncio
+import collections
 import json
 import logging
 import re
@@ -33,6 +35,9 @@ UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 Frame = dict[str, Any]
 Handler = Callable[[Frame], Awaitable[None]]
+
+# Frames a socket may have read ahead of its frame task; past it, reading waits (backpressure).
+FRAMES_AHEAD = 64
 
 
 class TokenBucket:
@@ -140,19 +145,69 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(
             settings.CHAT_RATE_BURST * self.rate_factor, settings.CHAT_RATE_PER_SECOND * self.rate_factor
         )
+        # (text, bytes) of each frame read, handled in order by `frame_task`, which runs
+        # only while there are some: an idle socket holds no task (memory per socket).
+        self.frames: collections.deque[tuple[str | None, bytes | None]] = collections.deque()
+        self.frame_task: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # The server gave up on the socket (closed too long, or shutting down).
+            if self.frame_task is not None:
+                self.frame_task.cancel()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Log lines written while handling this message name the socket (config/logging.py).
         with log_context(socket_id=self.channel_name, conversation_id=None):
+            # Neither does database work: skip Channels' close_old_connections step, a hop
+            # onto the process's database thread that would queue every delivery and every
+            # frame read behind other sockets' queries (database_sync_to_async, which the
+            # handlers use, closes them anyway).
             if message["type"] == "chat.event":
-                # No database work here: skip Channels' close_old_connections step, a hop
-                # onto the socket's database thread that would queue every delivery
-                # behind other sockets' queries (database_sync_to_async closes them anyway).
                 await self.chat_event(message)
-                return
-            # Error frames are in the language of whoever is on the socket (set once known).
-            with translation.override(self.language or settings.LANGUAGE_CODE):
-                await super().dispatch(message)
+            elif message["type"] == "websocket.receive":
+                await self.websocket_receive(message)
+            else:
+                await self.in_language(super().dispatch(message))
+
+    async def in_language(self, work: Awaitable[None]) -> None:
+        # Error frames are in the language of whoever is on the socket (set once known).
+        with translation.override(self.language or settings.LANGUAGE_CODE):
+            await work
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        """Queue the frame for the socket's frame task.
+
+        Channels handles one message of a consumer at a time: a frame waiting for the
+        database (seconds, at load) would hold back every event for this socket, which
+        its client then took for lost and synced. Frames still run one at a time, in the
+        order read, so a client's messages are stored in the order it sent them.
+        """
+        self.frames.append((message.get("text"), message.get("bytes")))
+        if self.frame_task is None or self.frame_task.done():
+            self.frame_task = asyncio.create_task(self.handle_frames())
+        elif len(self.frames) >= FRAMES_AHEAD:
+            # Read no further until the frames read are handled (a flood waits in TCP).
+            await asyncio.shield(self.frame_task)
+
+    async def handle_frames(self) -> None:
+        while self.frames:
+            frame = self.frames.popleft()
+            with log_context(socket_id=self.channel_name, conversation_id=None):
+                try:
+                    await self.in_language(self.receive(text_data=frame[0], bytes_data=frame[1]))
+                except Exception:
+                    # Only sending can fail here (receive answers every fault with an
+                    # error frame): the socket is closing, and its later frames still run.
+                    logger.debug("A frame's answer could not be sent", exc_info=True)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # What the client sent before it left is still stored; its acks go nowhere.
+        if self.frame_task is not None:
+            await self.frame_task
+        await super().websocket_disconnect(message)
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:

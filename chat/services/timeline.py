@@ -9,6 +9,7 @@ from .. import payloads
 from ..models import Attachment, Conversation, Message
 from ..realtime import send_on_commit, visitor_group
 from .audiences import agent_audience, queue_groups, tell_supervisors
+from .statements import insert_row, update_fields
 
 PREVIEW_LENGTH = 140
 
@@ -31,7 +32,7 @@ def message_insert(
     """
     now = timezone.now()
     conversation.last_seq += 1
-    message = Message.objects.create(
+    message = Message(
         conversation=conversation,
         seq=conversation.last_seq,
         sender=sender,
@@ -41,6 +42,7 @@ def message_insert(
         created_at=now,
         **extra,
     )
+    insert_row(message)
     if attachment is not None:
         attachment.message = message
         attachment.save()
@@ -75,7 +77,7 @@ def message_insert(
     if sender != Message.Sender.NOTE:
         conversation.last_public_seq = message.seq
         changed.append("last_public_seq")
-    conversation.save(update_fields=changed)
+    update_fields(conversation, changed)
     conversation_event_queue(event=Event.MESSAGE_CREATED, conversation=conversation, message=message)
 
     if sender != Message.Sender.NOTE:

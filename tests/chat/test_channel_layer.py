@@ -1,17 +1,23 @@
-"""The pipelined group send (chat/channel_layer.py) on a real Redis: it delivers what
-channels_redis's own group_send delivers, in order, and drops over capacity as it does."""
+"""The channel layer of chat/channel_layer.py on a real Redis: its pipelined group send delivers
+what channels_redis's own group_send delivers, in order, and drops over capacity as it does;
+its batched receive loses nothing and gives nothing twice."""
 
+import asyncio
 import logging
 import uuid
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from chat.channel_layer import PipelinedRedisChannelLayer
+from chat.channel_layer import RECEIVE_BATCH_LUA, PipelinedRedisChannelLayer
 
 
 def layer_on(redis_url: str, cls: type[RedisChannelLayer] = PipelinedRedisChannelLayer, **config) -> RedisChannelLayer:
     return cls(hosts=[{"address": redis_url, "socket_timeout": None}], prefix=f"test-{uuid.uuid4().hex}", **config)
+
+
+async def number_received(layer: RedisChannelLayer, channel: str) -> int:
+    return (await asyncio.wait_for(layer.receive(channel), 5))["payload"]["n"]
 
 
 def event(number: int) -> dict:
@@ -64,3 +70,30 @@ async def test_an_invalid_group_name_is_refused_before_anything_is_sent(redis_ur
     layer = layer_on(redis_url)
     with pytest.raises(TypeError):
         await layer.group_send_many([(group, event(1))])
+
+
+async def test_a_process_receives_every_message_of_its_sockets_in_order(redis_url):
+    layer = layer_on(redis_url, capacity=1000)  # the sockets of a process share one key
+    sockets = [await layer.new_channel() for _ in range(3)]
+    for number in range(250):  # more than one batch (RECEIVE_BATCH_SIZE)
+        await layer.send(sockets[number % 3], event(number))
+
+    for index, channel in enumerate(sockets):
+        received = [await number_received(layer, channel) for _ in range(len(range(index, 250, 3)))]
+        assert received == list(range(index, 250, 3))
+    assert not any(layer.receive_buffer[channel].qsize() for channel in sockets)  # nothing twice
+    await layer.flush()
+
+
+async def test_a_batch_whose_reply_was_lost_is_received_again(redis_url):
+    layer = layer_on(redis_url)
+    channel = await layer.new_channel()
+    for number in range(3):
+        await layer.send(channel, event(number))
+    key = layer.prefix + layer.non_local_name(channel)
+    # What a receive cancelled while its batch was on the way leaves: popped, in the backup.
+    await layer.connection(0).eval(RECEIVE_BATCH_LUA, 2, key, layer._backup_channel_name(key), 1, 100)
+    layer._in_doubt.add(key)
+
+    assert [await number_received(layer, channel) for _ in range(3)] == [0, 1, 2]
+    await layer.flush()

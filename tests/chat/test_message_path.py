@@ -1,8 +1,11 @@
 """The hot path of a chat message: its cost in queries, the resend rules that the cheaper
 path must keep, and when the events of a socket's frame go out (docs/performance.md)."""
 
+import threading
+
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -13,7 +16,7 @@ from chat.models import Conversation, Message
 
 from ..agents.factories import make_canned, make_term
 from .factories import make_conversation
-from .sockets import open_visitor, receive_message, start_and_send
+from .sockets import open_visitor, receive_message, receive_until, start_and_send
 
 
 def claimed(desk) -> Conversation:
@@ -192,3 +195,42 @@ async def post_async(conversation: Conversation, body: str) -> None:
     await database_sync_to_async(services.message_post)(
         conversation_id=conversation.pk, author=conversation.visitor, body=body, client_id=f"v-{body}"
     )
+
+
+async def test_events_reach_a_socket_while_its_own_frame_waits_for_the_database(desk, monkeypatch):
+    visitor, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(visitor, "First", "c-0"))["conversation_id"]
+    await receive_message(visitor, 1)
+    visitor_id = (await Conversation.objects.aget(pk=conversation_id)).visitor_id
+    released = threading.Event()
+    message_post = services.message_post
+
+    def slow_message_post(**kwargs):
+        released.wait(5)  # a database busy with other sockets' work
+        return message_post(**kwargs)
+
+    monkeypatch.setattr(services, "message_post", slow_message_post)
+    await visitor.send_json_to(
+        {"type": "message.send", "conversation_id": conversation_id, "client_id": "c-1", "body": "Second"}
+    )
+    event = {"type": "typing", "conversation_id": conversation_id, "sender": "agent", "name": "Ann"}
+    await get_channel_layer().group_send(realtime.visitor_group(visitor_id), {"type": "chat.event", "payload": event})
+
+    assert await receive_until(visitor, "typing") == event  # not held behind the waiting frame
+    assert not released.is_set()
+    released.set()
+    assert (await receive_until(visitor, "message.ack"))["seq"] == 2
+    await visitor.disconnect()
+
+
+async def test_frames_read_before_the_socket_closed_are_still_handled(desk):
+    visitor, _ = await open_visitor(desk.site)
+    conversation_id = (await start_and_send(visitor, "First", "c-0"))["conversation_id"]
+    for number in range(1, 4):
+        await visitor.send_json_to(
+            {"type": "message.send", "conversation_id": conversation_id, "client_id": f"c-{number}", "body": "Bye"}
+        )
+    await visitor.disconnect(timeout=5)
+
+    stored = [m.client_id async for m in Message.objects.filter(conversation_id=conversation_id).order_by("seq")]
+    assert stored == ["c-0", "c-1", "c-2", "c-3"]

@@ -1,0 +1,98 @@
+"""SQL of the message path, built once per process.
+
+Django compiles a queryset's SQL on every run. For the three statements every message
+runs (lock the conversation's row, insert the message, update the conversation's
+counters) compiling and Django's generic row handling were most of their CPU
+(docs/performance.md, round 4), so their SQL is kept, per database vendor (a process
+uses one; the key keeps a mistake from crossing vendors). Values still go through each
+field's own conversion, both ways, as the ORM does it. The models of the message path
+have no signal receivers, which these skip.
+"""
+
+import functools
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Field, Model
+from django.db.models.expressions import Col
+
+M = TypeVar("M", bound=Model)
+
+
+def locked_row(model: type[M], pk: int) -> M | None:
+    """`model.objects.select_for_update().filter(pk=pk).first()`, in the caller's transaction."""
+    sql, converters = _lock_statement(connection.vendor, model)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, column, functions in converters:
+        for function in functions:
+            values[index] = function(values[index], column, connection)
+    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in model._meta.concrete_fields], values)
+
+
+def insert_row(instance: Model) -> None:
+    """`instance.save()` for a new row whose primary key the database assigns."""
+    model = type(instance)
+    sql, fields = _insert_statement(connection.vendor, model)
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        (pk,) = cursor.fetchone()
+    instance.pk = model._meta.pk.to_python(pk)
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+
+
+def update_fields(instance: Model, fields: list[str]) -> None:
+    """`instance.save(update_fields=fields)` for a row known to exist."""
+    model = type(instance)
+    columns = [_field(model, name) for name in fields]
+    values = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(connection.vendor, model, tuple(fields)), [*values, instance.pk])
+
+
+def _field(model: type[Model], name: str) -> Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), f"{name} is a column of {model.__name__}"
+    return field
+
+
+def _quote(name: str | None) -> str:
+    assert name is not None
+    return connection.ops.quote_name(name)
+
+
+@functools.cache
+def _lock_statement(vendor: str, model: type[Model]) -> tuple[str, list[tuple[int, Col, list[Any]]]]:
+    # Compiled inside the caller's transaction: Django refuses FOR UPDATE outside one.
+    query = model._default_manager.select_for_update().filter(pk=0).order_by().query
+    sql, params = query.sql_with_params()
+    assert list(params) == [0], "the lock's one parameter is the primary key"
+    converters = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)  # what the ORM's converters are given
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if functions:
+            converters.append((index, column, functions))
+    return sql, converters
+
+
+@functools.cache
+def _insert_statement(vendor: str, model: type[Model]) -> tuple[str, list[Field]]:
+    assert model._meta.db_returning_fields == [model._meta.pk], "only the primary key comes back"
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(_quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    table, pk = _quote(model._meta.db_table), _quote(model._meta.pk.column)
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk}", fields
+
+
+@functools.cache
+def _update_sql(vendor: str, model: type[Model], fields: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{_quote(_field(model, name).column)} = %s" for name in fields)
+    return f"UPDATE {_quote(model._meta.db_table)} SET {assignments} WHERE {_quote(model._meta.pk.column)} = %s"
