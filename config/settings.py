@@ -170,6 +170,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "helpdesk"),
+            # Django opens a pool per backend, and makes backends per async context.
+            "OPTIONS": {"pool_class": "config.cache.ProcessConnectionPool"},
         }
     }
 else:

@@ -232,5 +232,5 @@ async def test_frames_read_before_the_socket_closed_are_still_handled(desk):
         )
     await visitor.disconnect(timeout=5)
 
-    stored = [m.client_id async for m in Message.objects.filter(conversation_id=conversation_id).order_by("seq")]
-    assert stored == ["c-0", "c-1", "c-2", "c-3"]
+    stored = Message.objects.filter(conversation_id=conversation_id).order_by("seq").values_list("client_id", flat=True)
+    assert await database_sync_to_async(list)(stored) == ["c-0", "c-1", "c-2", "c-3"]

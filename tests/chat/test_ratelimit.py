@@ -1,9 +1,11 @@
 """The per-network counters (chat/ratelimit.py) on the cache the real stack shares: Redis."""
 
 import logging
+import threading
 import uuid
 
 import pytest
+from redis import Redis
 
 from chat.ratelimit import window_hit
 from tests.servers import closed_redis_url
@@ -16,6 +18,7 @@ def redis_cache(settings, redis_url):
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": uuid.uuid4().hex,
+            "OPTIONS": {"pool_class": "config.cache.ProcessConnectionPool"},  # as config/settings.py
         }
     }
 
@@ -36,6 +39,20 @@ def test_the_counter_expires_with_its_window(redis_cache):
 
     [key] = cache._cache.get_client().keys(f"{cache.key_prefix}*ratelimit:message:203.0.113.9:*")
     assert 0 < cache._cache.get_client().ttl(key) <= 61
+
+
+def test_the_hits_of_every_thread_share_the_process_connections(redis_cache, redis_url):
+    # Django makes a cache backend per thread (and async context): each used to connect anew.
+    redis = Redis.from_url(redis_url)
+    connections_before = redis.info("stats")["total_connections_received"]
+
+    for _ in range(10):
+        thread = threading.Thread(target=window_hit, args=("message:203.0.113.9",), kwargs={"limit": 100})
+        thread.start()
+        thread.join()
+
+    assert redis.info("stats")["total_connections_received"] - connections_before <= 1
+    redis.close()
 
 
 def test_an_unreachable_redis_lets_the_hit_through(settings, caplog):
