@@ -70,11 +70,9 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         handed to its socket's buffer.
 
         channels_redis pops one message per call, in four round trips one after another
-        (restore the backup, BZPOPMIN, back it up, clean the backup), and `receive` then
-        passes its lock to the next waiting socket: a few turns of the event loop per
-        event. At load, when each turn is long, a process delivered ~60 events/s however
-        many were waiting, and sockets synced what they took for lost. Here one script
-        pops up to RECEIVE_BATCH_SIZE messages; BZPOPMIN waits only when none is waiting.
+        (restore the backup, BZPOPMIN, back it up, clean the backup), each waiting for a
+        turn of the process's busy event loop. Here one script pops up to
+        RECEIVE_BATCH_SIZE messages; BZPOPMIN waits only when none is waiting.
         """
         if "!" not in channel or self.ring_size != 1:
             return await super().receive_single(channel)
