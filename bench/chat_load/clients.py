@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -192,11 +193,18 @@ class Sock:
         await self.send_frame({"type": "sync", "conversation_id": conv, "after_seq": view.contig})
 
     async def pinger(self, until: float) -> None:
-        """The console's heartbeat (agent sockets only)."""
-        while self.heartbeat and time.monotonic() + self.heartbeat < until:
-            await asyncio.sleep(self.heartbeat)
+        """The console's heartbeat (agent sockets only). A console pings every `heartbeat`
+        seconds from its own welcome, so consoles' pings are spread: started together,
+        every agent would ping in the same instant, and a burst of hundreds of pings would
+        queue the messages sent then behind them on the database thread."""
+        if not self.heartbeat:
+            return
+        next_ping = time.monotonic() + random.random() * self.heartbeat
+        while next_ping < until:
+            await asyncio.sleep(next_ping - time.monotonic())
             self.load.count["pings"] += 1
             await self.send_frame({"type": "ping"})
+            next_ping += self.heartbeat
 
     # -- receiving -----------------------------------------------------------------------------
 

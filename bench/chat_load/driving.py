@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import random
 import secrets
 import subprocess
@@ -280,6 +281,12 @@ def summarize(load: Load, out: dict[str, Any], rows: list[tuple[str, str, Any]],
         for side in ("visitor", "agent")
     }
     ack_ms = [(r.t_ack - r.t_send) * 1000 for r in acked if r.t_ack is not None]
+    # Warm-up or steady state: the p99 of messages sent in each third of the window.
+    thirds = [start + (end - start) * i / 3 for i in range(4)]
+    p99_by_third = [
+        percentile([(r.t_other - r.t_send) * 1000 for r in received if r.t_other and a <= r.t_send < b], 99)
+        for a, b in itertools.pairwise(thirds)
+    ]
     lost = [r for r in records if r.client_id in stored_ids and r.t_other is None]
     result: dict[str, Any] = {
         "variant": load.variant,
@@ -309,6 +316,7 @@ def summarize(load: Load, out: dict[str, Any], rows: list[tuple[str, str, Any]],
         "ack_ms": [percentile(ack_ms, p) for p in (50, 95, 99)],
         "v2a_ms": [percentile(latency["visitor"], p) for p in (50, 95, 99, 100)],
         "a2v_ms": [percentile(latency["agent"], p) for p in (50, 95, 99, 100)],
+        "p99_by_third_ms": p99_by_third,
         "sender_lag_p99_ms": (percentile(load.lag, 99) or 0) * 1000 if load.lag else None,
         "rss_before_kb": out["rss_before_kb"],
         "rss_open_kb": out["rss_open_kb"],

@@ -98,6 +98,7 @@ def print_report(header: dict[str, Any], results: list[dict[str, Any]]) -> None:
         ("delivered msgs/s (other side)", lambda r: f"{r['delivered_per_s']:.1f}"),
         ("v->a p50/p95/p99/max ms", lambda r: ms_triplet(r["v2a_ms"])),
         ("a->v p50/p95/p99/max ms", lambda r: ms_triplet(r["a2v_ms"])),
+        ("delivery p99 ms, sent in 1st/2nd/3rd third", lambda r: ms_triplet(r["p99_by_third_ms"])),
         ("ack p50/p95/p99 ms", lambda r: ms_triplet(r["ack_ms"])),
         ("received by other side live+sync", lambda r: f"{r['received_other_side']} (sync {r['recovered_by_sync']})"),
         ("UNDELIVERED at end (stored, not received)", lambda r: r["lost"]),
