@@ -21,7 +21,7 @@ M = TypeVar("M", bound=Model)
 
 def locked_row(model: type[M], pk: int) -> M | None:
     """`model.objects.select_for_update().filter(pk=pk).first()`, in the caller's transaction."""
-    sql, converters = _lock_statement(connection.vendor, model)
+    sql, attnames, converters = _lock_statement(connection.vendor, model)
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
@@ -31,7 +31,7 @@ def locked_row(model: type[M], pk: int) -> M | None:
     for index, column, functions in converters:
         for function in functions:
             values[index] = function(values[index], column, connection)
-    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in model._meta.concrete_fields], values)
+    return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
 
 def insert_row(instance: Model) -> None:
@@ -49,11 +49,10 @@ def insert_row(instance: Model) -> None:
 
 def update_fields(instance: Model, fields: list[str]) -> None:
     """`instance.save(update_fields=fields)` for a row known to exist."""
-    model = type(instance)
-    columns = [_field(model, name) for name in fields]
+    sql, columns = _update_statement(connection.vendor, type(instance), tuple(fields))
     values = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in columns]
     with connection.cursor() as cursor:
-        cursor.execute(_update_sql(connection.vendor, model, tuple(fields)), [*values, instance.pk])
+        cursor.execute(sql, [*values, instance.pk])
 
 
 def _field(model: type[Model], name: str) -> Field:
@@ -68,7 +67,7 @@ def _quote(name: str | None) -> str:
 
 
 @functools.cache
-def _lock_statement(vendor: str, model: type[Model]) -> tuple[str, list[tuple[int, Col, list[Any]]]]:
+def _lock_statement(vendor: str, model: type[Model]) -> tuple[str, list[str], list[tuple[int, Col, list[Any]]]]:
     # Compiled inside the caller's transaction: Django refuses FOR UPDATE outside one.
     query = model._default_manager.select_for_update().filter(pk=0).order_by().query
     sql, params = query.sql_with_params()
@@ -79,7 +78,7 @@ def _lock_statement(vendor: str, model: type[Model]) -> tuple[str, list[tuple[in
         functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if functions:
             converters.append((index, column, functions))
-    return sql, converters
+    return sql, [field.attname for field in model._meta.concrete_fields], converters
 
 
 @functools.cache
@@ -93,6 +92,8 @@ def _insert_statement(vendor: str, model: type[Model]) -> tuple[str, list[Field]
 
 
 @functools.cache
-def _update_sql(vendor: str, model: type[Model], fields: tuple[str, ...]) -> str:
-    assignments = ", ".join(f"{_quote(_field(model, name).column)} = %s" for name in fields)
-    return f"UPDATE {_quote(model._meta.db_table)} SET {assignments} WHERE {_quote(model._meta.pk.column)} = %s"
+def _update_statement(vendor: str, model: type[Model], names: tuple[str, ...]) -> tuple[str, list[Field]]:
+    fields = [_field(model, name) for name in names]
+    assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
+    table, pk = _quote(model._meta.db_table), _quote(model._meta.pk.column)
+    return f"UPDATE {table} SET {assignments} WHERE {pk} = %s", fields
