@@ -5,9 +5,21 @@ import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis import Redis
 from redis.exceptions import RedisError
 
+from config.cache import ProcessConnectionPool
+
 logger = logging.getLogger(__name__)
+
+# Counts a hit and starts the window's expiry with the first: one command, one round trip.
+COUNT_LUA = """
+    local count = redis.call('INCR', KEYS[1])
+    if count == 1 then
+        redis.call('EXPIRE', KEYS[1], ARGV[1])
+    end
+    return count
+"""
 
 
 def _count(cache_key: str, timeout: int) -> int:
@@ -17,11 +29,9 @@ def _count(cache_key: str, timeout: int) -> int:
         # One round trip, not the three of add() + incr() (which checks that the key
         # exists first): this runs for every visitor message (docs/performance.md).
         key = cache.make_and_validate_key(cache_key)
-        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, timeout, nx=True)
-        count, _ = pipe.execute()
-        return int(count)
+        pool = cache._cache._get_connection_pool(write=True)  # type: ignore[attr-defined]  # Django's, not in the stubs
+        client = pool.client if isinstance(pool, ProcessConnectionPool) else Redis(connection_pool=pool)
+        return int(client.eval(COUNT_LUA, 1, key, timeout))
     # add() is atomic: the first hit of a window creates the counter with an expiry.
     if cache.add(cache_key, 1, timeout=timeout):
         return 1
