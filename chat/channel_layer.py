@@ -56,6 +56,11 @@ RECEIVE_BATCH_LUA = """
 """
 RECEIVE_BATCH_SIZE = 100
 
+# A group message's one socket to leave out: the one that sent a chat message, whose
+# answer (the ack) carried it already (chat.realtime.take_echo). Left out here, it costs
+# no Redis write and no delivery; consumers also skip it, for the other layers.
+SKIP_CHANNEL = "skip_channel"
+
 GroupSend = tuple[str, dict[str, Any]]
 
 
@@ -109,7 +114,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         await self.group_send_many([(group, message)])
 
     async def group_send_many(self, sends: list[GroupSend]) -> None:
-        """Send each (group, message) in order, in two round trips to Redis."""
+        """Send each (group, message) in order, in two round trips to Redis, to every
+        channel of the group but the message's SKIP_CHANNEL."""
         if self.ring_size != 1:
             for group, message in sends:
                 await super().group_send(group, message)
@@ -132,7 +138,11 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         for (group, message), names in zip(sends, listed, strict=True):
             if not names:
                 continue
+            skip = message.get(SKIP_CHANNEL)
             channel_names = [name.decode("utf8") for name in names]
+            channel_names = [name for name in channel_names if name != skip]
+            if not channel_names:
+                continue
             _, key_to_message, key_to_capacity = self._map_channel_keys_to_connection(channel_names, message)
             keys = list(key_to_message)
             for key in keys:

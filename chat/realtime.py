@@ -23,7 +23,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from .channel_layer import PipelinedRedisChannelLayer
+from .channel_layer import SKIP_CHANNEL, PipelinedRedisChannelLayer
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,20 @@ class Outbox:
                 return
         async_to_sync(_send_in_order)([event])
 
+    def take_echo(self, channel: str, groups: Iterable[str], conversation_id: int, seq: int) -> dict[str, Any] | None:
+        """The `message.new` frame of message `seq` that the socket `channel`, in `groups`,
+        would get, for it to carry in its answer (the ack); the event then skips that socket."""
+        groups = set(groups)
+        with self._lock:
+            for targets, event in self._events:
+                payload = event.get("payload", {})
+                message = payload.get("message", {}) if payload.get("type") == "message.new" else {}
+                same = message.get("conversation_id") == conversation_id and message.get("seq") == seq
+                if same and groups & set(targets):
+                    event[SKIP_CHANNEL] = channel
+                    return dict(payload)
+        return None
+
     def close(self) -> list[Event]:
         with self._lock:
             self._open = False
@@ -95,6 +109,13 @@ class Outbox:
 # Set by a socket handler on the event loop; the database thread it calls sees the same
 # Outbox, because sync_to_async runs the call in a copy of the caller's context.
 _outbox: ContextVar[Outbox | None] = ContextVar("chat_realtime_outbox", default=None)
+
+
+def take_echo(channel: str, groups: Iterable[str], conversation_id: int, seq: int) -> dict[str, Any] | None:
+    """`Outbox.take_echo` of the socket handler running: None outside one, or when its
+    services committed no such event (e.g. a resend of a stored message)."""
+    outbox = _outbox.get()
+    return None if outbox is None else outbox.take_echo(channel, groups, conversation_id, seq)
 
 
 @asynccontextmanager

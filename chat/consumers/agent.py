@@ -152,9 +152,7 @@ class AgentConsumer(ProtocolConsumer):
             overridden=_field_list_of_str(frame, "overridden"),
             canned_id=_field_optional_int(frame, "canned_id"),
         )
-        await self.send_json(
-            {"type": "message.ack", "conversation_id": conversation_id, "client_id": client_id, "seq": message.seq}
-        )
+        await self.send_ack(conversation_id, client_id, message.seq)
 
     async def sync(self, frame: Frame) -> None:
         conversation_id = field_int(frame, "conversation_id", minimum=1)

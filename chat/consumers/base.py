@@ -22,7 +22,7 @@ from config.logging import bind_conversation, log_context
 from ..errors import ChatError, ErrorCode
 from ..models import Conversation
 from ..payloads import message_payload
-from ..realtime import events_after
+from ..realtime import SKIP_CHANNEL, events_after, take_echo
 from ..selectors import messages_after
 
 logger = logging.getLogger(__name__)
@@ -216,6 +216,15 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload))
 
+    async def send_ack(self, conversation_id: int, client_id: str, seq: int) -> None:
+        """Answer a `message.send`. The ack carries the `message.new` this socket would get
+        of it, which then skips this socket: one frame, not two (docs/protocol.md)."""
+        ack = {"type": "message.ack", "conversation_id": conversation_id, "client_id": client_id, "seq": seq}
+        echo = take_echo(self.channel_name, self.groups_joined, conversation_id, seq)
+        if echo is not None:
+            ack.update({key: value for key, value in echo.items() if key != "type"})
+        await self.send_json(ack)
+
     async def send_error(self, error: ChatError, frame: Frame) -> None:
         conversation_id = frame.get("conversation_id")
         await self.send_json(
@@ -280,6 +289,8 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
 
     async def chat_event(self, event: dict[str, Any]) -> None:
         """A protocol frame a service addressed to this socket's groups (chat.realtime)."""
+        if event.get(SKIP_CHANNEL) == self.channel_name:
+            return  # this socket's ack carried it (send_ack)
         try:
             await self.send_json(event["payload"])
         except Exception:

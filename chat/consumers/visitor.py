@@ -166,9 +166,7 @@ class VisitorConsumer(ProtocolConsumer):
             return message
 
         message = await database_sync_to_async(post)()
-        await self.send_json(
-            {"type": "message.ack", "conversation_id": conversation_id, "client_id": client_id, "seq": message.seq}
-        )
+        await self.send_ack(conversation_id, client_id, message.seq)
 
     async def sync(self, frame: Frame) -> None:
         visitor = self.require_visitor()

@@ -655,11 +655,15 @@ window.__helpdeskWidget.attach((api) => {
       const el = pendingEl(f.client_id);
       dropPending(f.client_id);
       sentNow.delete(f.client_id);
-      if (!el) return;
-      if (!conv || f.conversation_id !== conv.id || shown.has(f.seq)) { el.remove(); return; }
-      el.classList.remove("hd-msg--pending");
-      el.querySelector(".hd-meta").remove();
-      markShown(el, f.seq); // lastSeq moves on with its message.new, which says what came before it
+      if (el && (!conv || f.conversation_id !== conv.id || shown.has(f.seq))) el.remove();
+      else if (el) {
+        el.classList.remove("hd-msg--pending");
+        el.querySelector(".hd-meta").remove();
+        markShown(el, f.seq);
+      }
+      // The ack carries the stored message in place of its message.new to this tab, and with
+      // it what came before it (prev_seq), which moves lastSeq on (docs/protocol.md).
+      if (f.message) handlers["message.new"](f);
     },
     typing(f) {
       if (conv && f.conversation_id === conv.id && f.sender !== "visitor" && isLive()) showTyping(f.name || gettext("Agent"));

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from chat.channel_layer import RECEIVE_BATCH_LUA, PipelinedRedisChannelLayer
+from chat.channel_layer import RECEIVE_BATCH_LUA, SKIP_CHANNEL, PipelinedRedisChannelLayer
 
 
 def layer_on(redis_url: str, cls: type[RedisChannelLayer] = PipelinedRedisChannelLayer, **config) -> RedisChannelLayer:
@@ -39,6 +39,26 @@ async def test_every_group_gets_its_events_in_the_order_sent(redis_url):
         assert [message["payload"]["n"] for message in received] == [1, 4, *range(5, 50)]
         assert received[0] == event(1)
     assert await layer.receive(other) == event(3)
+    await layer.flush()
+
+
+async def test_a_message_skips_the_channel_it_names_and_only_it(redis_url):
+    layer = layer_on(redis_url)
+    sender, other_tab = await layer.new_channel(), await layer.new_channel()
+    alone = await layer.new_channel()
+    for group, channel in (("visitor.1", sender), ("visitor.1", other_tab), ("visitor.2", alone)):
+        await layer.group_add(group, channel)
+
+    await layer.group_send_many(
+        [("visitor.1", {**event(1), SKIP_CHANNEL: sender}), ("visitor.2", {**event(2), SKIP_CHANNEL: alone})]
+    )
+    await layer.group_send("visitor.1", event(3))
+
+    assert await number_received(layer, other_tab) == 1
+    assert await number_received(layer, sender) == 3  # not 1: skipped, not late
+    assert await number_received(layer, other_tab) == 3
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(alone), 0.5)
     await layer.flush()
 
 

@@ -26,7 +26,7 @@ async def test_private_note_never_reaches_the_visitor_socket(desk):
     await agent.send_json_to(
         {"type": "message.send", "conversation_id": conversation_id, "client_id": "n-1", "body": "VIP", "note": True}
     )
-    note = await receive_message(agent, 3)
+    note = await receive_until(agent, "message.ack")  # it carries the note
     await agent.send_json_to(
         {
             "type": "message.send",

@@ -244,6 +244,8 @@ class ChatClient:
             self.acked.setdefault(client_id, frame["seq"])
             self.pending.pop(client_id, None)
             self._sent_at.pop(client_id, None)
+            if "message" in frame:  # in place of the message.new this socket would get (docs/protocol.md)
+                await self._handle({"type": "message.new", "message": frame["message"]})
         elif kind == "error":
             await self._on_error(frame)
 

@@ -116,6 +116,13 @@ async def drain(sock: Socket, seconds: float) -> None:
             return
 
 
+def shown(sock: Socket, conversation_id: int) -> list[Frame]:
+    """The messages of a conversation a client showed, by seq: those of its `message.new`
+    frames, and its own, which came in their acks (docs/protocol.md)."""
+    messages = [frame.get("message") for frame in sock.received if frame.get("type") in ("message.new", "message.ack")]
+    return sorted((m for m in messages if m and m["conversation_id"] == conversation_id), key=lambda m: m["seq"])
+
+
 def message_seq(conversation_id: int, seq: int) -> Callable[[Frame], bool]:
     return lambda frame: frame["message"]["conversation_id"] == conversation_id and frame["message"]["seq"] == seq
 

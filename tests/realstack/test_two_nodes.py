@@ -31,6 +31,7 @@ from .clients import (
     recv_until,
     say,
     seen,
+    shown,
     start_conversation,
     stored_messages,
     visitor_socket,
@@ -123,23 +124,12 @@ async def test_visitor_and_agent_on_different_nodes_chat_both_ways(nodes: tuple[
         assert incoming["conversation"]["last_seq"] == 4
 
         # What each side was shown, each seq exactly once, and what the agent can fetch.
-        for seq in (1, 4):
-            await recv_until(visitor, "message.new", where=message_seq(conversation_id, seq))
-        for seq in (2, 3):
-            await recv_until(agent, "message.new", where=message_seq(conversation_id, seq))
         await agent.send({"type": "sync", "conversation_id": conversation_id, "after_seq": 0})
         history = await recv_until(agent, "sync.result")
         assert history["has_more"] is False
         await asyncio.gather(drain(visitor, 0.5), drain(agent, 0.5))
 
-        visitor_view = sorted(
-            (f["message"] for f in visitor.frames("message.new") if f["message"]["conversation_id"] == conversation_id),
-            key=lambda message: message["seq"],
-        )
-        agent_view = sorted(
-            (f["message"] for f in agent.frames("message.new") if f["message"]["conversation_id"] == conversation_id),
-            key=lambda message: message["seq"],
-        )
+        visitor_view, agent_view = shown(visitor, conversation_id), shown(agent, conversation_id)
         assert [m["seq"] for m in visitor_view] == [1, 2, 3, 4], "visitor: every seq once, no gaps"
         assert [m["seq"] for m in agent_view] == [2, 3, 4], "agent: every seq since the claim once"
         assert [m["seq"] for m in history["messages"]] == [1, 2, 3, 4]
@@ -186,8 +176,7 @@ async def test_message_dropped_by_channel_layer_is_recovered_by_sync(nodes: tupl
         chat = await open_chat(stack, world, visitor_node=node_a, agent_node=node_b)
         cid = chat.conversation_id
         assert await say(chat.visitor, cid, "One more thing.") == 3
-        await recv_until(chat.visitor, "message.new", where=message_seq(cid, 3))
-        last_seen = max(f["message"]["seq"] for f in chat.visitor.frames("message.new"))
+        last_seen = max(message["seq"] for message in shown(chat.visitor, cid))
         assert last_seen == 3
 
         # The visitor goes away: every event sent to it now is lost for it.

@@ -73,22 +73,28 @@ export const handlers = {
   "message.ack"(frame) {
     const id = frame.conversation_id;
     const thread = threadOf(id);
-    const pending = thread.pending.get(frame.client_id);
-    if (!pending) return; // already shown from message.new, or a second ack
-    thread.pending.delete(frame.client_id);
-    if (!thread.messages.has(frame.seq)) {
-      storeMessages(id, [
-        {
-          conversation_id: id,
-          seq: frame.seq,
-          sender: pending.note ? "note" : "agent",
-          author_name: state.me ? state.me.name : "",
-          body: pending.body,
-          client_id: pending.client_id,
-          created_at: new Date(serverNow()).toISOString(),
-          local: true, // replaced by the stored message when message.new or sync brings it
-        },
-      ]);
+    if (frame.message) {
+      // The ack carries the stored message in place of its message.new to this socket (docs/protocol.md).
+      storeMessages(id, [frame.message]);
+      if (frame.conversation) applyConversation(frame.conversation);
+    } else {
+      const pending = thread.pending.get(frame.client_id);
+      if (!pending) return; // already shown from message.new, or a second ack
+      thread.pending.delete(frame.client_id);
+      if (!thread.messages.has(frame.seq)) {
+        storeMessages(id, [
+          {
+            conversation_id: id,
+            seq: frame.seq,
+            sender: pending.note ? "note" : "agent",
+            author_name: state.me ? state.me.name : "",
+            body: pending.body,
+            client_id: pending.client_id,
+            created_at: new Date(serverNow()).toISOString(),
+            local: true, // replaced by the stored message when message.new or sync brings it
+          },
+        ]);
+      }
     }
     if (hasGap(thread)) syncIfStillMissing(id);
   },
