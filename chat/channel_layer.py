@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,24 @@ SKIP_CHANNEL = "skip_channel"
 
 GroupSend = tuple[str, dict[str, Any]]
 
+# How long a command waits for one of the pool's connections before it fails.
+POOL_WAIT_SECONDS = 30
+
 
 class PipelinedRedisChannelLayer(RedisChannelLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Process channel keys whose last batch reply may not have arrived.
         self._in_doubt: set[str] = set()
+
+    def create_pool(self, index: int) -> ConnectionPool:
+        """A pool that makes a command wait for a free connection, where channels_redis's
+        fails it at `max_connections`: when 2,000 sockets of a process closed at once, their
+        group discards failed with "Too many connections" (docs/performance.md, round 5)."""
+        host = dict(self.hosts[index])
+        if "address" not in host:
+            return super().create_pool(index)
+        return BlockingConnectionPool.from_url(host.pop("address"), timeout=POOL_WAIT_SECONDS, **host)
 
     async def receive_single(self, channel: str) -> tuple[str | list[str], dict[str, Any]]:
         """The next message of a process channel, with every other message of its batch

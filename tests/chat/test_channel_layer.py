@@ -62,6 +62,22 @@ async def test_a_message_skips_the_channel_it_names_and_only_it(redis_url):
     await layer.flush()
 
 
+async def test_a_burst_over_the_pool_size_waits_for_connections_instead_of_failing(redis_url):
+    # As 2,000 sockets of a process closing at once: each discards its groups.
+    layer = PipelinedRedisChannelLayer(
+        hosts=[{"address": redis_url, "socket_timeout": None, "max_connections": 2}], prefix=f"test-{uuid.uuid4().hex}"
+    )
+    channels = [await layer.new_channel() for _ in range(50)]
+    await asyncio.gather(*(layer.group_add("room", channel) for channel in channels))
+
+    await asyncio.gather(*(layer.group_discard("room", channel) for channel in channels))
+
+    await layer.group_send("room", event(1))  # to nobody: every channel left
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(channels[0]), 0.5)
+    await layer.flush()
+
+
 async def test_a_single_send_is_what_channels_redis_delivers(redis_url):
     ours, theirs = layer_on(redis_url), layer_on(redis_url, RedisChannelLayer)
     for layer in (ours, theirs):
