@@ -115,12 +115,15 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # Health checks: a persistent connection that died (PostgreSQL restarted, a proxy cut
-    # it) is replaced before the next request uses it, so a node recovers without restart.
+    # it) is replaced before the next request uses it, so a node recovers without restart;
+    # a busy one is checked once a second, not before every socket frame (config/postgresql).
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL, conn_max_age=int(os.environ.get("CONN_MAX_AGE", 60)), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "config.postgresql"
     # Server-side binding lets psycopg prepare a statement it has run five times, so
     # PostgreSQL plans it once per connection: planning the message path's row lock (six
     # joined tables) cost more than running it (docs/performance.md, round 3).
