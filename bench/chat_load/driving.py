@@ -16,7 +16,7 @@ from typing import Any
 
 from .clients import Load, Sock
 from .seeding import Seeded, stored_rows
-from .servers import Server, log_problems, start_servers, stop_servers
+from .servers import Server, gc_pauses, log_problems, start_servers, stop_servers
 from .system import (
     BENCH_ORIGIN,
     CLK_TCK,
@@ -246,6 +246,8 @@ async def drive(load: Load, args: argparse.Namespace, seeded: Seeded, servers: l
 
         out["grace_sync_s"] = await wait_until(syncs_done, args.grace / 2)
     out["rss_end_kb"] = server_rss(servers)
+    await asyncio.sleep(1.2)  # the probes write their files once a second
+    out["gc"] = gc_pauses(servers, wall_start, wall_end)
     if profiler is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             profiler.wait(timeout=30)
@@ -324,6 +326,7 @@ def summarize(load: Load, out: dict[str, Any], rows: list[tuple[str, str, Any]],
         "cpu": out["cpu"],
         "grace": {k: round(v, 1) for k, v in out.items() if k.startswith("grace_")},
         "tail_syncs": out.get("tail_syncs"),
+        "gc": out["gc"],
         "profile": out.get("profile"),
         "connect_failures": out["connect_failures"],
     }

@@ -127,6 +127,12 @@ def print_report(header: dict[str, Any], results: list[dict[str, Any]]) -> None:
         ),
         ("machine busy in window", lambda r: f"{r['cpu']['machine_busy'] * 100:.0f} %"),
         ("CPU s of other processes (noise)", lambda r: f"{max(0.0, r['cpu']['other']):.1f}"),
+        (
+            "GC gen 0/1/2 in window: n, pauses ms (CPU), max",
+            lambda r: " / ".join(
+                f"{g['count']}, {g['total_ms']:.0f} ({g['cpu_ms']:.0f}), {g['max_ms']:.0f}" for g in r["gc"]
+            ),
+        ),
         ("server CPU ms per stored msg", lambda r: fmt(r["server_cpu_ms_per_msg"], 2)),
         ("sender lag p99 ms", lambda r: fmt(r["sender_lag_p99_ms"])),
         ("server log problem lines", lambda r: r["log_problem_lines"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .system import PROJECT_ROOT, START_TIMEOUT, STOP_TIMEOUT, VENV_BIN, accepts, free_port
+from .system import GC_PROBE, PROJECT_ROOT, START_TIMEOUT, STOP_TIMEOUT, VENV_BIN, accepts, free_port
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Server:
     pid: int | None = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    gc_path: Path | None = None
 
     @property
     def origin(self) -> str:
@@ -61,17 +63,23 @@ def start_servers(asgi: str, app: str, count: int, env: dict[str, str], log_dir:
                 "--no-access-log",
             ]
         log_path = log_dir / f"{label}-{asgi}-{index}.log"
+        gc_path = log_dir / f"{label}-{asgi}-{index}-gc.json"
+        probed = {
+            **env,
+            "GC_PROBE_FILE": str(gc_path),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(GC_PROBE), env.get("PYTHONPATH")])),
+        }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 cmd,
                 cwd=PROJECT_ROOT,
-                env=env,
+                env=probed,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killed as a group on exit
             )
-        servers.append(Server(f"{label}{index}", f"ws://127.0.0.1:{port}", process.pid, process, log_path))
+        servers.append(Server(f"{label}{index}", f"ws://127.0.0.1:{port}", process.pid, process, log_path, gc_path))
     deadline = time.monotonic() + START_TIMEOUT
     try:
         for server in servers:
@@ -104,6 +112,24 @@ def stop_servers(servers: Iterable[Server]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT)
+
+
+def gc_pauses(servers: list[Server], start: float, end: float) -> list[dict[str, float]]:
+    """Per generation, the servers' collections within wall-clock [start, end): count, pauses, CPU."""
+    totals = [{"count": 0, "total_ms": 0.0, "max_ms": 0.0, "cpu_ms": 0.0} for _ in range(3)]
+    for server in servers:
+        if server.gc_path is None or not server.gc_path.exists():
+            continue
+        seconds = json.loads(server.gc_path.read_text())["seconds"]
+        for second, generations in seconds.items():
+            if not start <= int(second) < end:
+                continue
+            for total, (count, pause, longest, cpu) in zip(totals, generations, strict=True):
+                total["count"] += count
+                total["total_ms"] += pause * 1000
+                total["max_ms"] = max(total["max_ms"], longest * 1000)
+                total["cpu_ms"] += cpu * 1000
+    return totals
 
 
 def read_log(server: Server) -> str:

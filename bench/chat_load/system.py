@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 VENV_BIN = Path(sys.executable).parent
+GC_PROBE = PROJECT_ROOT / "bench" / "gc_probe"  # its sitecustomize times the servers' garbage collections
 BENCH_ORIGIN = "http://bench.local"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
