@@ -1,6 +1,7 @@
 import os
 
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -8,6 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from config.collector import collector_tune  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -15,3 +17,7 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+# Last: what was imported up to here is frozen out of the garbage collector's walks.
+if settings.ASGI_FULL_COLLECTION_SECONDS:
+    collector_tune(full_collection_seconds=settings.ASGI_FULL_COLLECTION_SECONDS)

@@ -182,6 +182,10 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# How often an ASGI process collects its oldest generation of objects, which it otherwise
+# does whenever that has grown by a quarter: pauses of 300-500 ms at 2,000 sockets
+# (config/collector.py). 0 keeps CPython's own thresholds.
+ASGI_FULL_COLLECTION_SECONDS = float(os.environ.get("ASGI_FULL_COLLECTION_SECONDS", 120))
 # How often each ASGI process checks that Redis still holds its channel groups (a Redis
 # restarted without its data forgets them; chat/consumers/layer_watch.py).
 CHANNEL_LAYER_CHECK_SECONDS = float(os.environ.get("CHANNEL_LAYER_CHECK_SECONDS", 5))

@@ -1,0 +1,74 @@
+import gc
+import os
+import time
+import weakref
+
+import pytest
+
+from config.collector import collector_tune
+
+
+class Node:
+    def __init__(self) -> None:
+        self.peer: Node | None = None
+
+
+@pytest.fixture
+def restored_collector():
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def old_garbage_cycle() -> weakref.ref:
+    """A reference cycle that reached the oldest generation before it became garbage:
+    collections of the younger generations never look at it again."""
+    first, second = Node(), Node()
+    first.peer, second.peer = second, first
+    gc.collect(1)  # the survivors of a middle-generation collection move to the oldest
+    return weakref.ref(first)
+
+
+def test_the_start_up_heap_is_frozen_and_the_oldest_generation_waits_for_the_timer(restored_collector):
+    stop = collector_tune(full_collection_seconds=3600)
+    try:
+        assert gc.get_freeze_count() > 10_000  # Django and the apps, imported by now
+        young, middle, oldest = gc.get_threshold()
+        assert (young, middle) == (700, 10), "the young generations keep CPython's thresholds"
+        assert oldest >= 1_000_000
+
+        cycle = old_garbage_cycle()
+        for _ in range(50):  # far more middle-generation collections than the default 10
+            gc.collect(1)
+        assert cycle() is not None, "only a full collection frees a cycle in the oldest generation"
+    finally:
+        stop.set()
+
+
+def test_the_timer_frees_a_cycle_in_the_oldest_generation(restored_collector):
+    stop = collector_tune(full_collection_seconds=0.05)
+    try:
+        cycle = old_garbage_cycle()
+        deadline = time.monotonic() + 5
+        while cycle() is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cycle() is None
+    finally:
+        stop.set()
+
+
+def test_a_forked_process_runs_its_own_timer(restored_collector):
+    stop = collector_tune(full_collection_seconds=0.05)
+    try:
+        child = os.fork()
+        if child == 0:  # the child: only its own timer thread can free the cycle
+            cycle = old_garbage_cycle()
+            deadline = time.monotonic() + 5
+            while cycle() is not None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os._exit(0 if cycle() is None else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        stop.set()
