@@ -1,10 +1,19 @@
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from .models import Agent, Team
+
+
+class TransferTarget(NamedTuple):
+    user_id: int
+    display_name: str
+    status: str
+    available: bool
+
 
 # An agent none of whose console sockets has been heard from for this long is offline.
 # Long enough for a console in a background tab, whose timers Chrome may run only once a
@@ -70,9 +79,19 @@ def agent_is_present(agent: Agent) -> bool:
     return agent.last_seen_at is not None and agent.last_seen_at >= presence_cutoff()
 
 
-def transfer_targets(*, exclude: Agent) -> tuple[list[Team], list[Agent], set[int]]:
-    """Teams and agents a chat can be handed to, and the ids of the agents available now."""
-    teams = list(Team.objects.order_by("name"))
-    agents = list(Agent.objects.exclude(pk=exclude.pk).filter(user__is_active=True).order_by("display_name"))
+def transfer_targets(*, exclude: Agent) -> tuple[list[tuple[int, str]], list[TransferTarget]]:
+    """Teams (id, name) and agents a chat can be handed to, and whether each agent is available now.
+
+    Columns, not model instances: every agent console's `welcome` lists every agent, and
+    building a whole Agent per row made a console's connect cost grow with the team's
+    size (docs/performance.md, round 6)."""
+    teams = list(Team.objects.order_by("name").values_list("id", "name"))
     available = set(agents_available().exclude(pk=exclude.pk).values_list("pk", flat=True))
-    return teams, agents, available
+    rows = (
+        Agent.objects.exclude(pk=exclude.pk)
+        .filter(user__is_active=True)
+        .order_by("display_name")
+        .values_list("pk", "user_id", "display_name", "status")
+    )
+    agents = [TransferTarget(user_id, name, status, pk in available) for pk, user_id, name, status in rows]
+    return teams, agents

@@ -32,20 +32,15 @@ CHOOSABLE_STATUSES = {Agent.Status.ONLINE, Agent.Status.AWAY}
 
 
 def _welcome(agent: Agent) -> dict[str, Any]:
-    teams, agents, available = transfer_targets(exclude=agent)
+    teams, agents = transfer_targets(exclude=agent)
     return {
         "type": "welcome",
         "agent": agent_payload(agent),
         "queue": [payloads.conversation_for_agent(c) for c in selectors.queue_for_agent(agent=agent)],
         "chats": [payloads.conversation_for_agent(c) for c in selectors.chats_for_agent(agent=agent)],
-        "teams": [{"id": team.pk, "name": team.name} for team in teams],
+        "teams": [{"id": team_id, "name": name} for team_id, name in teams],
         "agents": [
-            {
-                "id": other.user_id,
-                "name": other.display_name,
-                "status": other.status,
-                "available": other.pk in available,
-            }
+            {"id": other.user_id, "name": other.display_name, "status": other.status, "available": other.available}
             for other in agents
         ],
         "server_time": timezone.now().isoformat(),

@@ -230,3 +230,27 @@ async def test_ending_or_marking_an_ended_chat_again_answers_with_the_chat_not_a
     assert all(a.get("code") != "internal_error" for a in answers)
     for socket in (visitor, agent):
         await socket.disconnect()
+
+
+async def test_an_agents_welcome_lists_the_transfer_targets_with_their_availability(desk):
+    @sync_to_async
+    def colleagues():
+        away = make_agent(name="Beth Away", online=False)
+        full = make_agent(name="Fay Full", max_chats=0)
+        gone = make_agent(name="Gus Gone")
+        gone.user.is_active = False
+        gone.user.save()
+        return away, full, make_team(name="Billing")
+
+    away, full, billing = await colleagues()
+    _, welcome = await open_agent(desk.agent)
+
+    other = desk.other_agent
+    assert welcome["agents"] == [  # by name; not the agent itself, nor a deactivated user
+        {"id": other.user_id, "name": other.display_name, "status": "online", "available": True},
+        {"id": away.user_id, "name": "Beth Away", "status": "offline", "available": False},
+        {"id": full.user_id, "name": "Fay Full", "status": "online", "available": False},
+    ]
+    team_names = [team["name"] for team in welcome["teams"]]
+    assert "Billing" in team_names and team_names == sorted(team_names)
+    assert {"id": billing.pk, "name": "Billing"} in welcome["teams"]
