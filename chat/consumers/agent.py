@@ -32,19 +32,25 @@ CHOOSABLE_STATUSES = {Agent.Status.ONLINE, Agent.Status.AWAY}
 
 
 def _welcome(agent: Agent) -> dict[str, Any]:
-    teams, agents = transfer_targets(exclude=agent)
     return {
         "type": "welcome",
         "agent": agent_payload(agent),
         "queue": [payloads.conversation_for_agent(c) for c in selectors.queue_for_agent(agent=agent)],
         "chats": [payloads.conversation_for_agent(c) for c in selectors.chats_for_agent(agent=agent)],
+        "server_time": timezone.now().isoformat(),
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
+    }
+
+
+def _transfer_targets(agent: Agent) -> dict[str, Any]:
+    teams, agents = transfer_targets(exclude=agent)
+    return {
+        "type": "transfer.targets",
         "teams": [{"id": team_id, "name": name} for team_id, name in teams],
         "agents": [
             {"id": other.user_id, "name": other.display_name, "status": other.status, "available": other.available}
             for other in agents
         ],
-        "server_time": timezone.now().isoformat(),
-        "heartbeat_seconds": HEARTBEAT_SECONDS,
     }
 
 
@@ -90,6 +96,7 @@ class AgentConsumer(ProtocolConsumer):
             "sync": self.sync,
             "conversation.end": self.conversation_end,
             "conversation.transfer": self.conversation_transfer,
+            "transfer.targets": self.transfer_targets,
             "conversation.follow_up": self.conversation_follow_up,
             "composer.check": self.composer_check,
             "canned.search": self.canned_search,
@@ -263,6 +270,11 @@ class AgentConsumer(ProtocolConsumer):
         if not isinstance(status, str) or status not in CHOOSABLE_STATUSES:
             raise ChatError(ErrorCode.INVALID_FIELD, "'status' must be 'online' or 'away'.")
         await database_sync_to_async(agent_services.agent_set_status)(agent=self.agent, status=Agent.Status(status))
+
+    async def transfer_targets(self, frame: Frame) -> None:
+        """Asked when the transfer dialog opens, not sent in `welcome`: every console listing
+        every agent made a connect cost grow with the desk (docs/performance.md, round 6)."""
+        await self.send_json(await database_sync_to_async(_transfer_targets)(self.agent))
 
     async def ping(self, frame: Frame) -> None:
         await database_sync_to_async(agent_services.agent_heartbeat)(agent=self.agent)

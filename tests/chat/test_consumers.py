@@ -232,7 +232,7 @@ async def test_ending_or_marking_an_ended_chat_again_answers_with_the_chat_not_a
         await socket.disconnect()
 
 
-async def test_an_agents_welcome_lists_the_transfer_targets_with_their_availability(desk):
+async def test_an_agent_asks_for_the_transfer_targets_and_gets_them_with_their_availability(desk):
     @sync_to_async
     def colleagues():
         away = make_agent(name="Beth Away", online=False)
@@ -243,14 +243,19 @@ async def test_an_agents_welcome_lists_the_transfer_targets_with_their_availabil
         return away, full, make_team(name="Billing")
 
     away, full, billing = await colleagues()
-    _, welcome = await open_agent(desk.agent)
+    socket, welcome = await open_agent(desk.agent)
+    assert "agents" not in welcome and "teams" not in welcome  # its size does not grow with the desk
+
+    await socket.send_json_to({"type": "transfer.targets"})
+    targets = await receive_until(socket, "transfer.targets")
 
     other = desk.other_agent
-    assert welcome["agents"] == [  # by name; not the agent itself, nor a deactivated user
+    assert targets["agents"] == [  # by name; not the agent itself, nor a deactivated user
         {"id": other.user_id, "name": other.display_name, "status": "online", "available": True},
         {"id": away.user_id, "name": "Beth Away", "status": "offline", "available": False},
         {"id": full.user_id, "name": "Fay Full", "status": "online", "available": False},
     ]
-    team_names = [team["name"] for team in welcome["teams"]]
+    team_names = [team["name"] for team in targets["teams"]]
     assert "Billing" in team_names and team_names == sorted(team_names)
-    assert {"id": billing.pk, "name": "Billing"} in welcome["teams"]
+    assert {"id": billing.pk, "name": "Billing"} in targets["teams"]
+    await socket.disconnect()

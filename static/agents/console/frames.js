@@ -15,15 +15,13 @@ import { render } from "./render.js";
 import { send, setConnection, socket, startHeartbeat } from "./socket.js";
 import { answered, awaiting, forgetUnlisted, isMine, isQueued, isStale, isTaken, serverNow, state, take, threadOf } from "./state.js";
 import { countUnread, hasGap, requestSync, storeMessages, syncIfStillMissing, syncRefused } from "./transcript.js";
-import { transferDone, transferRefused } from "./transfer.js";
+import { transferDone, transferRefused, transferTargetsArrived } from "./transfer.js";
 
 const TYPING_SHOWN_MS = 5000; // "is typing" lasts 5 s after the last frame
 
 export const handlers = {
   welcome(frame) {
     state.me = frame.agent;
-    state.teams = frame.teams || [];
-    state.agents = frame.agents || [];
     state.heartbeatSeconds = frame.heartbeat_seconds || 0;
     const serverTime = parseTime(frame.server_time);
     if (!Number.isNaN(serverTime)) state.clockOffset = serverTime - Date.now();
@@ -164,6 +162,10 @@ export const handlers = {
     setTimeout(render, TYPING_SHOWN_MS + 50);
   },
 
+  "transfer.targets"(frame) {
+    transferTargetsArrived(frame);
+  },
+
   "agent.updated"(frame) {
     const agent = frame.agent || {};
     if (state.me && agent.id === state.me.id) {
@@ -192,6 +194,9 @@ export const handlers = {
         return endRefused(awaiting[ref].shift(), frame);
       case "conversation.transfer":
         return transferRefused(awaiting[ref].shift(), frame);
+      case "transfer.targets":
+        state.transferTargetsFor = null;
+        return showNotice(frame.message || gettext("The server refused a request."));
       case "conversation.follow_up":
         awaiting[ref].shift();
         return showNotice(frame.message || gettext("The follow-up mark could not be changed."));

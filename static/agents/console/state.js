@@ -7,8 +7,9 @@ const STATUS_RANK = { queued: 0, active: 1, ended: 2 };
 
 export const state = {
   me: null, // {id, name, is_supervisor, status, max_chats, teams} from `welcome`
-  teams: [], // transfer targets: [{id, name}]
-  agents: [], // transfer targets: [{id, name, status, available}]
+  teams: [], // transfer targets, from the last `transfer.targets`: [{id, name}]
+  agents: [], // transfer targets, from the last `transfer.targets`: [{id, name, status, available}]
+  transferTargetsFor: null, // the chat whose transfer dialog waits for `transfer.targets`
   heartbeatSeconds: 0,
   clockOffset: 0, // server clock minus this browser's clock, in ms
   conversations: new Map(), // id -> CONVERSATION as the server last described it

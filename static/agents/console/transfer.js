@@ -20,6 +20,22 @@ function agentAvailability(agent) {
 function openTransfer() {
   const ctx = replyContext();
   if (!ctx) return;
+  // Asked for now, not kept from `welcome`: who is available is current when the dialog shows.
+  if (!send({ type: "transfer.targets" })) return showNotice(gettext("Not connected; try again once the console has reconnected."));
+  state.transferTargetsFor = ctx.id;
+}
+
+export function transferTargetsArrived(frame) {
+  state.teams = frame.teams || [];
+  state.agents = frame.agents || [];
+  const wanted = state.transferTargetsFor;
+  state.transferTargetsFor = null;
+  const ctx = replyContext();
+  // The agent may have opened another chat meanwhile: then the click no longer applies.
+  if (ctx && ctx.id === wanted && !els.transferDialog.open) showTransferDialog();
+}
+
+function showTransferDialog() {
   const others = state.agents
     .filter((agent) => !state.me || agent.id !== state.me.id)
     .sort((a, b) => Number(!!b.available) - Number(!!a.available) || a.name.localeCompare(b.name));
