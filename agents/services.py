@@ -1,5 +1,7 @@
 """Writes about agents themselves: status and presence."""
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,9 +12,22 @@ from .models import Agent
 from .payloads import agent_payload
 from .selectors import presence_cutoff
 
+# A console pings every 25 s (chat.consumers.agent.HEARTBEAT_SECONDS); writing every ping
+# was a database write per agent every 25 s, queued on the socket process's one database
+# thread with the chat messages. Presence needs far less: written at most this often, a
+# pinging console's last_seen_at is never older than this plus one ping, well inside
+# PRESENCE_GRACE (150 s).
+HEARTBEAT_WRITE_INTERVAL = timedelta(seconds=60)
+
+
+def agent_heartbeat_due(*, agent: Agent) -> bool:
+    """Whether a ping of this socket must be written: `agent` is the socket's own instance,
+    whose `last_seen_at` is what this socket wrote last."""
+    return agent.last_seen_at is None or timezone.now() - agent.last_seen_at >= HEARTBEAT_WRITE_INTERVAL
+
 
 def agent_heartbeat(*, agent: Agent) -> None:
-    """Record that one of the agent's console sockets is alive (connect and every ping)."""
+    """Record that one of the agent's console sockets is alive (connect, and pings when due)."""
     now = timezone.now()
     Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
     agent.last_seen_at = now

@@ -277,7 +277,8 @@ class AgentConsumer(ProtocolConsumer):
         await self.send_json(await database_sync_to_async(_transfer_targets)(self.agent))
 
     async def ping(self, frame: Frame) -> None:
-        await database_sync_to_async(agent_services.agent_heartbeat)(agent=self.agent)
+        if agent_services.agent_heartbeat_due(agent=self.agent):
+            await database_sync_to_async(agent_services.agent_heartbeat)(agent=self.agent)
         await self.send_json({"type": "pong"})
 
     async def read(self, frame: Frame) -> None:

@@ -3,12 +3,20 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from agents.models import Agent
-from agents.selectors import agents_available
-from agents.services import agent_connected, agent_set_status, agents_mark_absent_offline
+from agents.selectors import agent_is_present, agents_available
+from agents.services import (
+    agent_connected,
+    agent_heartbeat,
+    agent_heartbeat_due,
+    agent_set_status,
+    agents_mark_absent_offline,
+)
 from chat import services
+from chat.consumers.agent import HEARTBEAT_SECONDS
 from chat.errors import ChatError, ErrorCode
 from chat.models import Conversation, Message
 
@@ -161,6 +169,22 @@ def test_presence_grace_period_makes_silent_agents_offline(desk):
     assert list(agents_available().values_list("pk", flat=True)) == [desk.agent.pk]
     assert agents_mark_absent_offline() == 1
     assert Agent.objects.get(pk=desk.other_agent.pk).status == "offline"
+
+
+def test_a_pinging_console_writes_presence_once_a_minute_and_never_looks_absent(desk):
+    writes = 0
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        agent_connected(agent=desk.agent)
+        for _ in range(40):  # ten minutes of pings, as the console sends them
+            clock.shift(timedelta(seconds=HEARTBEAT_SECONDS))
+            if agent_heartbeat_due(agent=desk.agent):
+                agent_heartbeat(agent=desk.agent)
+                writes += 1
+            agents_mark_absent_offline()  # what Celery beat runs every 30 s
+            stored = Agent.objects.get(pk=desk.agent.pk)
+            assert stored.status == "online" and agent_is_present(stored)
+
+    assert writes == 40 // 3  # every third ping: 75 s apart, not 25
 
 
 def test_agent_status_change_is_sent_to_the_agents_own_sockets_and_supervisors(
