@@ -9,7 +9,7 @@ from .. import payloads
 from ..models import Attachment, Conversation, Message
 from ..realtime import send_on_commit, visitor_group
 from .audiences import agent_audience, queue_groups, tell_supervisors
-from .statements import insert_row, update_fields
+from .statements import insert_row_updating
 
 PREVIEW_LENGTH = 140
 
@@ -42,12 +42,6 @@ def message_insert(
         created_at=now,
         **extra,
     )
-    insert_row(message)
-    if attachment is not None:
-        attachment.message = message
-        attachment.save()
-    # The payloads below read it: known here, so no query on the hot path of every message.
-    Message.attachment.related.set_cached_value(message, attachment)
     changed = ["last_seq"]
     if sender == Message.Sender.VISITOR:
         conversation.preview = body[:PREVIEW_LENGTH]
@@ -77,7 +71,12 @@ def message_insert(
     if sender != Message.Sender.NOTE:
         conversation.last_public_seq = message.seq
         changed.append("last_public_seq")
-    update_fields(conversation, changed)
+    insert_row_updating(message, conversation, changed)
+    if attachment is not None:
+        attachment.message = message
+        attachment.save()
+    # The payloads below read it: known here, so no query on the hot path of every message.
+    Message.attachment.related.set_cached_value(message, attachment)
     conversation_event_queue(event=Event.MESSAGE_CREATED, conversation=conversation, message=message)
 
     if sender != Message.Sender.NOTE:
