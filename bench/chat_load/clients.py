@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -102,6 +101,7 @@ class Sock:
         self.ws: ClientConnection | None = None
         self.failed: str | None = None
         self.heartbeat = 0
+        self.welcomed_at = 0.0
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -134,6 +134,7 @@ class Sock:
                 chats = {chat["id"] for chat in welcome.get("chats", [])}
                 self.load.count["welcome_mismatch"] += len(set(self.convs) - chats)
                 self.heartbeat = int(welcome.get("heartbeat_seconds") or 0)
+                self.welcomed_at = time.monotonic()
         self.load.spawn(self.reader())
 
     # -- sending -------------------------------------------------------------------------------
@@ -199,7 +200,10 @@ class Sock:
         queue the messages sent then behind them on the database thread."""
         if not self.heartbeat:
             return
-        next_ping = time.monotonic() + random.random() * self.heartbeat
+        # The first of its pings still to come: the window starts after every socket opened.
+        next_ping = self.welcomed_at + self.heartbeat
+        while next_ping < time.monotonic():
+            next_ping += self.heartbeat
         while next_ping < until:
             await asyncio.sleep(next_ping - time.monotonic())
             self.load.count["pings"] += 1
