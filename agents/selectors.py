@@ -82,9 +82,8 @@ def agent_is_present(agent: Agent) -> bool:
 def transfer_targets(*, exclude: Agent) -> tuple[list[tuple[int, str]], list[TransferTarget]]:
     """Teams (id, name) and agents a chat can be handed to, and whether each agent is available now.
 
-    Columns, not model instances: every agent console's `welcome` lists every agent, and
-    building a whole Agent per row made a console's connect cost grow with the team's
-    size (docs/performance.md, round 6)."""
+    Columns, not model instances: the list holds every agent of the desk, and building a
+    whole Agent per row was most of its cost (docs/performance.md, round 6)."""
     teams = list(Team.objects.order_by("name").values_list("id", "name"))
     available = set(agents_available().exclude(pk=exclude.pk).values_list("pk", flat=True))
     rows = (
