@@ -1,9 +1,11 @@
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from agents.canned import canned_edit_ratio, canned_render, canned_use
 from agents.composer import composer_check
 from agents.models import Agent
+from feedback.conversation_events import Event
+from feedback.webhooks import webhook_event_subscribed
 
 from ..emails import email_queue_follow_up
 from ..errors import ChatError, ErrorCode
@@ -13,6 +15,7 @@ from ..selectors import agent_can_see, conversation_for_agent, conversation_for_
 from .assignment import dispatch_on_commit
 from .audiences import agent_audience
 from .locking import lock_conversation_row
+from .statements import RowChanged, read_row
 from .timeline import message_insert
 from .waiting import queue_greeting, queue_positions_announce
 
@@ -46,6 +49,7 @@ def _insert(
     overridden: list[str] | None,
     canned_id: int | None,
     attachment: Attachment | None,
+    unchanged: tuple[str, ...] = (),
 ) -> Message:
     extra: dict[str, object] = {}
     # A file's message body is its name: no reply text for the composer rules to judge.
@@ -64,8 +68,48 @@ def _insert(
         author=author if isinstance(author, Agent) else None,
         client_id=client_id,
         attachment=attachment,
+        unchanged=unchanged,
         **extra,
     )
+
+
+# What `_post_unlocked` decides on; the other columns a message writes move only with last_seq.
+UNLOCKED_DECIDED_ON = ("status", "assigned_agent_id", "waiting_since", "needs_follow_up")
+
+
+def _post_unlocked(
+    conversation_id: int,
+    author: Visitor | Agent,
+    sender: Message.Sender,
+    body: str,
+    client_id: str,
+    overridden: list[str] | None,
+) -> Message | None:
+    """The common message, a visitor's or its owner's reply in an active chat, in two
+    round trips of the database thread, not four (BEGIN, the lock, the write, COMMIT):
+    the row is read without a lock and the write checks it did not change meanwhile.
+    None when this does not apply or the row changed: the locked path decides then.
+
+    Only where the write is one statement (PostgreSQL), outside a caller's transaction
+    (which a resend's unique violation would abort; the locked path's savepoint contains
+    it), and when nothing else is written with the message (a follow-up email, a canned
+    reply's use, webhook deliveries: one subscribed meanwhile is owed in its own statement)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or sender == Message.Sender.NOTE:
+        return None
+    if webhook_event_subscribed(event=Event.MESSAGE_CREATED):
+        return None
+    conversation = read_row(Conversation, conversation_id)
+    if conversation is None or conversation.status != Conversation.Status.ACTIVE:
+        return None
+    if isinstance(author, Visitor):
+        if conversation.visitor_id != author.pk:
+            return None
+    elif conversation.assigned_agent_id != author.user_id or conversation.needs_follow_up:
+        return None
+    try:
+        return _insert(conversation, author, sender, body, client_id, overridden, None, None, UNLOCKED_DECIDED_ON)
+    except RowChanged:
+        return None
 
 
 def _stored(conversation_id: int, sender: Message.Sender, client_id: str) -> Message | None:
@@ -114,6 +158,10 @@ def message_post(
     body = _clean_body(body)
     sender = _sender(author, note)
     try:
+        if canned_id is None and attachment is None:
+            message = _post_unlocked(conversation_id, author, sender, body, client_id, overridden)
+            if message is not None:
+                return message, True
         with transaction.atomic():
             conversation = lock_conversation_row(conversation_id)
             _authorise(conversation, author, sender)

@@ -19,9 +19,22 @@ from django.db.models.expressions import Col
 M = TypeVar("M", bound=Model)
 
 
+class RowChanged(Exception):
+    """The row to update no longer holds the values it was read with: nothing was written."""
+
+
 def locked_row(model: type[M], pk: int) -> M | None:
     """`model.objects.select_for_update().filter(pk=pk).first()`, in the caller's transaction."""
-    sql, attnames, converters = _lock_statement(connection.vendor, model)
+    return _fetch(model, pk, for_update=True)
+
+
+def read_row(model: type[M], pk: int) -> M | None:
+    """`model.objects.filter(pk=pk).first()`, without a lock."""
+    return _fetch(model, pk, for_update=False)
+
+
+def _fetch(model: type[M], pk: int, *, for_update: bool) -> M | None:
+    sql, attnames, converters = _select_statement(connection.vendor, model, for_update)
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
@@ -34,25 +47,41 @@ def locked_row(model: type[M], pk: int) -> M | None:
     return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
 
-def insert_row_updating(instance: Model, other: Model, fields: list[str]) -> None:
+def insert_row_updating(
+    instance: Model, other: Model, fields: list[str], unchanged: dict[str, object] | None = None
+) -> None:
     """`instance.save()` for a new row whose primary key the database assigns, and
     `other.save(update_fields=fields)` for a row known to exist.
 
     One statement on PostgreSQL, which runs an UPDATE inside WITH exactly once whether or
     not the INSERT reads it: one round trip of the database thread fewer per message, and
     both fail together. Two statements elsewhere, in the caller's transaction.
+
+    `unchanged` (PostgreSQL only) maps columns of `other` to the values the caller read
+    them with, without a lock: both rows are written only if every one still holds, in one
+    statement, so no transaction is needed; else RowChanged.
     """
-    insert_sql, inserted = _insert_statement(connection.vendor, type(instance))
-    update_sql, updated = _update_statement(connection.vendor, type(other), tuple(fields))
+    insert_sql, inserted = _insert_statement(connection.vendor, type(instance), bool(unchanged))
+    update_sql, updated = _update_statement(connection.vendor, type(other), tuple(fields), tuple(unchanged or ()))
     insert_values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in inserted]
     update_values = [field.get_db_prep_save(getattr(other, field.attname), connection) for field in updated]
+    if unchanged:
+        assert connection.vendor == "postgresql", "one statement writes both rows only on PostgreSQL"
+        model = type(other)
+        read = [_field(model, name).get_db_prep_save(value, connection) for name, value in unchanged.items()]
+        update_values += [other.pk, *read]
+    else:
+        update_values.append(other.pk)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"WITH updated AS ({update_sql}) {insert_sql}", [*update_values, other.pk, *insert_values])
+            cursor.execute(f"WITH updated AS ({update_sql}) {insert_sql}", [*update_values, *insert_values])
         else:
-            cursor.execute(update_sql, [*update_values, other.pk])
+            cursor.execute(update_sql, update_values)
             cursor.execute(insert_sql, insert_values)
-        (pk,) = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        raise RowChanged
+    (pk,) = row
     instance.pk = type(instance)._meta.pk.to_python(pk)
     instance._state.adding = False
     instance._state.db = DEFAULT_DB_ALIAS
@@ -70,11 +99,13 @@ def _quote(name: str | None) -> str:
 
 
 @functools.cache
-def _lock_statement(vendor: str, model: type[Model]) -> tuple[str, list[str], list[tuple[int, Col, list[Any]]]]:
-    # Compiled inside the caller's transaction: Django refuses FOR UPDATE outside one.
-    query = model._default_manager.select_for_update().filter(pk=0).order_by().query
-    sql, params = query.sql_with_params()
-    assert list(params) == [0], "the lock's one parameter is the primary key"
+def _select_statement(
+    vendor: str, model: type[Model], for_update: bool
+) -> tuple[str, list[str], list[tuple[int, Col, list[Any]]]]:
+    # FOR UPDATE is compiled inside the caller's transaction: Django refuses it outside one.
+    rows = model._default_manager.select_for_update() if for_update else model._default_manager.all()
+    sql, params = rows.filter(pk=0).order_by().query.sql_with_params()
+    assert list(params) == [0], "the select's one parameter is the primary key"
     converters = []
     for index, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)  # what the ORM's converters are given
@@ -85,18 +116,27 @@ def _lock_statement(vendor: str, model: type[Model]) -> tuple[str, list[str], li
 
 
 @functools.cache
-def _insert_statement(vendor: str, model: type[Model]) -> tuple[str, list[Field]]:
+def _insert_statement(vendor: str, model: type[Model], if_updated: bool) -> tuple[str, list[Field]]:
+    """The INSERT; `if_updated`: of one row per row of the WITH's `updated`, none if it is empty."""
     assert model._meta.db_returning_fields == [model._meta.pk], "only the primary key comes back"
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(_quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
     table, pk = _quote(model._meta.db_table), _quote(model._meta.pk.column)
+    if if_updated:
+        # Typed, because a SELECT's parameters get no type from the columns they fill.
+        values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+        return f"INSERT INTO {table} ({columns}) SELECT {values} FROM updated RETURNING {pk}", fields
+    placeholders = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk}", fields
 
 
 @functools.cache
-def _update_statement(vendor: str, model: type[Model], names: tuple[str, ...]) -> tuple[str, list[Field]]:
+def _update_statement(
+    vendor: str, model: type[Model], names: tuple[str, ...], unchanged: tuple[str, ...]
+) -> tuple[str, list[Field]]:
     fields = [_field(model, name) for name in names]
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
     table, pk = _quote(model._meta.db_table), _quote(model._meta.pk.column)
-    return f"UPDATE {table} SET {assignments} WHERE {pk} = %s", fields
+    conditions = "".join(f" AND {_quote(_field(model, name).column)} IS NOT DISTINCT FROM %s" for name in unchanged)
+    returning = f" RETURNING {pk}" if unchanged else ""
+    return f"UPDATE {table} SET {assignments} WHERE {pk} = %s{conditions}{returning}", fields

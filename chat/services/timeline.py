@@ -22,14 +22,19 @@ def message_insert(
     author: Agent | None = None,
     client_id: str | None = None,
     attachment: Attachment | None = None,
+    unchanged: tuple[str, ...] = (),
     **extra: object,
 ) -> Message:
     """Store a message with the next sequence number and tell who may see it.
 
-    The caller holds the conversation's row lock. Private notes take a sequence number
-    too, but the visitor never gets them: `last_public_seq` and `prev_seq` let the
+    The caller holds the conversation's row lock, or read the row without it and names in
+    `unchanged` the columns it decided on: the message is then stored only if none of
+    them (nor `last_seq`) changed since, else RowChanged. Private notes take a sequence
+    number too, but the visitor never gets them: `last_public_seq` and `prev_seq` let the
     visitor's client tell a hidden note from a lost message.
     """
+    # last_seq always: the message's sequence number is the one read, plus one.
+    read = {name: getattr(conversation, name) for name in ("last_seq", *unchanged)} if unchanged else None
     now = timezone.now()
     conversation.last_seq += 1
     message = Message(
@@ -71,7 +76,7 @@ def message_insert(
     if sender != Message.Sender.NOTE:
         conversation.last_public_seq = message.seq
         changed.append("last_public_seq")
-    insert_row_updating(message, conversation, changed)
+    insert_row_updating(message, conversation, changed, read)
     if attachment is not None:
         attachment.message = message
         attachment.save()

@@ -13,6 +13,7 @@ from agents.models import CannedResponse
 from chat import realtime, services
 from chat.errors import ChatError, ErrorCode
 from chat.models import Conversation, Message
+from chat.services import messages
 
 from ..agents.factories import make_canned, make_term
 from .factories import make_conversation
@@ -30,7 +31,7 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
     return [query["sql"].split()[0].upper() for query in queries.captured_queries]
 
 
-def test_a_message_costs_one_lock_one_insert_and_one_update_in_one_statement_on_postgresql(desk):
+def test_a_message_costs_two_statements_on_postgresql_and_one_lock_elsewhere(desk):
     conversation = claimed(desk)
     services.message_post(conversation_id=conversation.pk, author=desk.agent, body="Hello, I'm here.", client_id="a-0")
 
@@ -45,12 +46,18 @@ def test_a_message_costs_one_lock_one_insert_and_one_update_in_one_statement_on_
 
     # No look-up for a resend before the INSERT: the unique constraint finds those. The
     # composer's terms were read for the first reply and are remembered for a while.
-    # On PostgreSQL the UPDATE runs inside the INSERT's WITH: one round trip for both.
-    writes = ["WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT"]
     for queries in (visitor_queries, agent_queries):
-        assert [s for s in statements(queries) if s in ("SELECT", "INSERT", "UPDATE", "WITH")] == ["SELECT", *writes]
-        # With transaction control: BEGIN and COMMIT. No savepoint of its own: a regression guard.
-        assert len(queries) == 3 + len(writes), statements(queries)
+        sql = [query["sql"] for query in queries.captured_queries]
+        if connection.vendor == "postgresql":
+            # The row read without a lock; the UPDATE, checking it, inside the INSERT's WITH;
+            # no transaction around them.
+            assert statements(queries) == ["SELECT", "WITH"]
+            assert "FOR UPDATE" not in sql[0] and "IS NOT DISTINCT FROM" in sql[1]
+        else:
+            # The row lock, the two writes, BEGIN and COMMIT. No savepoint of its own: a regression guard.
+            writes = [s for s in statements(queries) if s in ("SELECT", "INSERT", "UPDATE")]
+            assert writes == ["SELECT", "UPDATE", "INSERT"]
+            assert len(queries) == 5, statements(queries)
     conversation.refresh_from_db()
     assert (conversation.last_seq, conversation.preview) == (5, "Where is my order?")
     assert conversation.agent_message_count == 2 and conversation.waiting_since is None
@@ -92,6 +99,70 @@ def test_the_composer_terms_are_read_once_then_remembered(desk):
 
     assert len(first) == len(second) + 1
     assert any("agents_composerterm" in query["sql"] for query in first.captured_queries)
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the unlocked path runs where its write is one statement"
+)
+
+
+def read_then(monkeypatch, change) -> None:
+    """Run `change` once, committed as another process's would be, between the unlocked
+    read of a message's conversation and its write."""
+    read_row = messages.read_row
+
+    def read_and_change(model, pk):
+        row = read_row(model, pk)
+        if change is not None:
+            with transaction.atomic():
+                change_now, read_and_change.change = read_and_change.change, None
+                change_now()
+        return row
+
+    read_and_change.change = change
+    monkeypatch.setattr(messages, "read_row", read_and_change)
+
+
+@on_postgresql
+def test_a_message_whose_chat_changed_since_it_was_read_takes_the_next_seq_under_the_lock(desk, monkeypatch):
+    conversation = claimed(desk)
+    read_then(
+        monkeypatch,
+        lambda: services.message_post(
+            conversation_id=conversation.pk, author=desk.agent, body="Checking now.", client_id="a-1"
+        ),
+    )
+
+    message, created = services.message_post(
+        conversation_id=conversation.pk, author=conversation.visitor, body="Any news?", client_id="v-1"
+    )
+
+    conversation.refresh_from_db()
+    assert created and message.seq == conversation.last_seq == conversation.last_public_seq == 4
+    assert list(conversation.messages.order_by("seq").values_list("client_id", flat=True)) == [
+        "v-0",
+        None,  # "... joined the chat."
+        "a-1",
+        "v-1",
+    ]
+    assert (conversation.preview, conversation.agent_message_count) == ("Any news?", 1)
+    assert conversation.waiting_since is not None  # the reply came before the question
+
+
+@on_postgresql
+def test_a_message_to_a_chat_ended_since_it_was_read_is_refused_and_not_stored(desk, monkeypatch):
+    conversation = claimed(desk)
+    read_then(
+        monkeypatch, lambda: services.conversation_end(conversation_id=conversation.pk, ended_by=conversation.visitor)
+    )
+
+    with pytest.raises(ChatError) as refused:
+        services.message_post(
+            conversation_id=conversation.pk, author=desk.agent, body="One more thing.", client_id="a-1"
+        )
+
+    assert refused.value.code == ErrorCode.CONVERSATION_ENDED
+    assert not Message.objects.filter(conversation=conversation, client_id="a-1").exists()
 
 
 def test_resend_of_an_agent_reply_counts_nothing_twice(desk):
