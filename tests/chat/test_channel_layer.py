@@ -1,6 +1,6 @@
 """The channel layer of chat/channel_layer.py on a real Redis: its pipelined group send delivers
 what channels_redis's own group_send delivers, in order, and drops over capacity as it does;
-its batched receive loses nothing and gives nothing twice."""
+its batched receive loses nothing and gives nothing twice; its pool waits as redis-py's does."""
 
 import asyncio
 import logging
@@ -8,8 +8,9 @@ import uuid
 
 import pytest
 from channels_redis.core import RedisChannelLayer
+from redis.asyncio import Redis
 
-from chat.channel_layer import RECEIVE_BATCH_LUA, SKIP_CHANNEL, PipelinedRedisChannelLayer
+from chat.channel_layer import RECEIVE_BATCH_LUA, SKIP_CHANNEL, LayerConnectionPool, PipelinedRedisChannelLayer
 
 
 def layer_on(redis_url: str, cls: type[RedisChannelLayer] = PipelinedRedisChannelLayer, **config) -> RedisChannelLayer:
@@ -76,6 +77,27 @@ async def test_a_burst_over_the_pool_size_waits_for_connections_instead_of_faili
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(layer.receive(channels[0]), 0.5)
     await layer.flush()
+
+
+async def test_the_pool_hands_an_idle_connection_out_directly_and_makes_a_busy_one_wait(redis_url):
+    pool = LayerConnectionPool.from_url(redis_url, max_connections=2, timeout=5)
+    client = Redis(connection_pool=pool)
+
+    for _ in range(20):
+        await client.ping()
+    assert (len(pool._available_connections), len(pool._in_use_connections)) == (1, 0)
+
+    # Two hold both connections; two more wait in redis-py's checkout until one comes back.
+    held = [asyncio.create_task(client.blpop([f"empty-{uuid.uuid4().hex}"], timeout=0.3)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    waiting = [asyncio.create_task(client.ping()) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    assert pool._in_checkout == 2 and not any(task.done() for task in waiting)
+
+    assert await asyncio.wait_for(asyncio.gather(*held, *waiting), 5) == [None, None, True, True]
+    assert pool._in_checkout == 0 and len(pool._in_use_connections) == 0
+    await client.ping()  # directly again
+    await pool.disconnect()
 
 
 async def test_a_single_send_is_what_channels_redis_delivers(redis_url):
