@@ -13,6 +13,10 @@ Relies on channels_redis internals (`_group_key`, `_map_channel_keys_to_connecti
 its version is pinned in requirements.txt; tests/chat/test_channel_layer.py checks it.
 """
 
+import asyncio
+import collections
+import contextlib
+import copy
 import logging
 import time
 from typing import Any
@@ -64,6 +68,14 @@ RECEIVE_BATCH_SIZE = 100
 SKIP_CHANNEL = "skip_channel"
 
 GroupSend = tuple[str, dict[str, Any]]
+
+
+class ReaderFailed:
+    """Put in a waiting socket's buffer when the process's reader failed: its receive raises."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
 
 # How long a command waits for one of the pool's connections before it fails.
 POOL_WAIT_SECONDS = 30
@@ -121,6 +133,9 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         # Process channel keys whose last batch reply may not have arrived.
         self._in_doubt: set[str] = set()
+        # The process's channels with a receive waiting, and the task that reads for them.
+        self._waiting: collections.Counter[str] = collections.Counter()
+        self._reader: asyncio.Task[None] | None = None
 
     def create_pool(self, index: int) -> ConnectionPool:
         """A pool that makes a command wait for a free connection, where channels_redis's
@@ -131,40 +146,85 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
             return super().create_pool(index)
         return LayerConnectionPool.from_url(host.pop("address"), timeout=POOL_WAIT_SECONDS, **host)
 
-    async def receive_single(self, channel: str) -> tuple[str | list[str], dict[str, Any]]:
-        """The next message of a process channel, with every other message of its batch
-        handed to its socket's buffer.
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """The next message of a channel. A process's own channels (its sockets) wait only
+        on their buffers, which one reader task per process fills from Redis (`_read`).
 
-        channels_redis pops one message per call, in four round trips one after another
-        (restore the backup, BZPOPMIN, back it up, clean the backup), each waiting for a
-        turn of the process's busy event loop. Here one script pops up to
-        RECEIVE_BATCH_SIZE messages; BZPOPMIN waits only when none is waiting.
+        channels_redis has every waiting socket race for a lock against its buffer, with two
+        new tasks per message received, and cancels the loser: a CancelledError and its
+        traceback, in reference cycles, per event delivered, that only the garbage collector
+        frees (docs/performance.md, round 7).
         """
         if "!" not in channel or self.ring_size != 1:
-            return await super().receive_single(channel)
-        assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
+            return await super().receive(channel)
+        assert self.require_valid_channel_name(channel), "Channel name invalid"
+        buffer = self.receive_buffer[channel]
+        self._waiting[channel] += 1
+        try:
+            if buffer.empty():
+                self._reader_start(self.non_local_name(channel))
+            item = await buffer.get()
+        except asyncio.CancelledError:
+            # As channels_redis: a socket that stopped receiving leaves no buffer behind.
+            self.receive_buffer.pop(channel, None)
+            raise
+        finally:
+            self._waiting[channel] -= 1
+            if not self._waiting[channel]:
+                del self._waiting[channel]
+        if buffer.empty():
+            self.receive_buffer.pop(channel, None)  # an idle socket holds no queue (memory)
+        if isinstance(item, ReaderFailed):
+            raise copy.copy(item.error) from item.error
+        return item
+
+    def _reader_start(self, channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        if self._reader is None or self._reader.done() or self._reader.get_loop() is not loop:
+            self._reader = loop.create_task(self._read(channel))
+
+    async def _read(self, channel: str) -> None:
+        """Hand every message of the process channel `channel` to its socket's buffer, in
+        the order sent, while any socket waits; a Redis failure fails each waiting receive,
+        whose socket then closes and its client reconnects, as with channels_redis."""
+        try:
+            while self._waiting:
+                for content in await self._pop_batch(channel):
+                    names, message = self._unpack(content, channel)
+                    for name in names if isinstance(names, list) else [names]:
+                        self.receive_buffer[name].put_nowait(message)
+        except Exception as error:
+            logger.warning("Channel layer receive failed; %s sockets told", len(self._waiting), exc_info=True)
+            for waiting in self._waiting:
+                self.receive_buffer[waiting].put_nowait(ReaderFailed(error))
+
+    async def _pop_batch(self, channel: str) -> list[bytes]:
+        """Up to RECEIVE_BATCH_SIZE messages of a process channel, oldest first, in one
+        round trip (channels_redis takes four per message: restore the backup, BZPOPMIN,
+        back it up, clean the backup); BZPOPMIN waits, up to its timeout, only when none
+        is waiting. Empty when none came."""
         key = self.prefix + channel
         connection = self.connection(0)
-        popped: list[bytes] = []
-        while not popped:
-            doubt = key in self._in_doubt
-            self._in_doubt.add(key)
-            batch = await connection.eval(
-                RECEIVE_BATCH_LUA, 2, key, self._backup_channel_name(key), 0 if doubt else 1, RECEIVE_BATCH_SIZE
-            )
-            self._in_doubt.discard(key)
-            popped = batch[0::2]
-            if not popped:
-                # As channels_redis: a cancellation while a popped message is on its way
-                # here loses it; the clients' seq + sync recover it.
-                result = await connection.bzpopmin(key, timeout=self.brpop_timeout)
-                popped = [] if result is None else [result[1]]
-        # No await from here on: as `receive` does with what this returns, in order.
-        for content in popped[:-1]:
-            names, message = self._unpack(content, channel)
-            for name in names if isinstance(names, list) else [names]:
-                self.receive_buffer[name].put_nowait(message)
-        return self._unpack(popped[-1], channel)
+        doubt = key in self._in_doubt
+        self._in_doubt.add(key)
+        batch = await connection.eval(
+            RECEIVE_BATCH_LUA, 2, key, self._backup_channel_name(key), 0 if doubt else 1, RECEIVE_BATCH_SIZE
+        )
+        self._in_doubt.discard(key)
+        if batch:
+            return list(batch[0::2])
+        # As channels_redis: a cancellation while a popped message is on its way here
+        # loses it; the clients' seq + sync recover it.
+        result = await connection.bzpopmin(key, timeout=self.brpop_timeout)
+        return [] if result is None else [result[1]]
+
+    async def close_pools(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done() and reader.get_loop() is asyncio.get_running_loop():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await super().close_pools()
 
     def _unpack(self, content: bytes, channel: str) -> tuple[str | list[str], dict[str, Any]]:
         # A process channel's message names its socket(s) in __asgi_channel__.

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from channels_redis.core import RedisChannelLayer
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from chat.channel_layer import RECEIVE_BATCH_LUA, SKIP_CHANNEL, LayerConnectionPool, PipelinedRedisChannelLayer
 
@@ -155,3 +156,47 @@ async def test_a_batch_whose_reply_was_lost_is_received_again(redis_url):
 
     assert [await number_received(layer, channel) for _ in range(3)] == [0, 1, 2]
     await layer.flush()
+
+
+async def test_waiting_sockets_hold_no_task_of_their_own_and_one_reader_serves_them(redis_url):
+    layer = layer_on(redis_url)
+    sockets = [await layer.new_channel() for _ in range(50)]
+    tasks_before = len(asyncio.all_tasks())
+    receives = [asyncio.create_task(layer.receive(channel)) for channel in sockets]
+    await asyncio.sleep(0.1)
+
+    # channels_redis runs two more tasks per waiting socket, and cancels one per message.
+    assert len(asyncio.all_tasks()) == tasks_before + len(sockets) + 1
+    for number, channel in enumerate(sockets):
+        await layer.send(channel, event(number))
+    assert [message["payload"]["n"] for message in await asyncio.wait_for(asyncio.gather(*receives), 5)] == list(
+        range(50)
+    )
+    assert not layer.receive_buffer  # idle sockets keep no queue
+    await layer.flush()
+
+
+async def test_a_cancelled_receive_leaves_nothing_and_the_others_still_receive(redis_url):
+    layer = layer_on(redis_url)
+    leaving, staying = await layer.new_channel(), await layer.new_channel()
+    gone = asyncio.create_task(layer.receive(leaving))
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    await asyncio.sleep(0.05)
+
+    assert leaving not in layer.receive_buffer
+    await layer.send(staying, event(7))
+    assert await number_received(layer, staying) == 7
+    await layer.flush()
+
+
+async def test_an_unreachable_redis_fails_each_waiting_receive_instead_of_hanging():
+    layer = layer_on("redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    channels = [await layer.new_channel() for _ in range(3)]
+
+    results = await asyncio.wait_for(
+        asyncio.gather(*(layer.receive(channel) for channel in channels), return_exceptions=True), 5
+    )
+    assert all(isinstance(result, (RedisError, OSError)) for result in results), results
+    with pytest.raises((RedisError, OSError)):  # and again: a new reader tries again
+        await asyncio.wait_for(layer.receive(channels[0]), 5)
