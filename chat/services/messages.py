@@ -101,13 +101,16 @@ def _post_unlocked(
     conversation = read_row(Conversation, conversation_id)
     if conversation is None or conversation.status != Conversation.Status.ACTIVE:
         return None
-    if isinstance(author, Visitor):
-        if conversation.visitor_id != author.pk:
-            return None
-    elif conversation.assigned_agent_id != author.user_id or conversation.needs_follow_up:
+    if sender == Message.Sender.AGENT and conversation.needs_follow_up:
         return None
     try:
-        return _insert(conversation, author, sender, body, client_id, overridden, None, None, UNLOCKED_DECIDED_ON)
+        _authorise(conversation, author, sender)
+    except ChatError:
+        return None  # the locked path refuses it, with the reason as of the lock
+    try:
+        return _insert(
+            conversation, author, sender, body, client_id, overridden, None, None, unchanged=UNLOCKED_DECIDED_ON
+        )
     except RowChanged:
         return None
 

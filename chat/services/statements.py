@@ -61,17 +61,15 @@ def insert_row_updating(
     them with, without a lock: both rows are written only if every one still holds, in one
     statement, so no transaction is needed; else RowChanged.
     """
+    unchanged = unchanged or {}
+    assert not unchanged or connection.vendor == "postgresql", "one statement writes both rows only on PostgreSQL"
     insert_sql, inserted = _insert_statement(connection.vendor, type(instance), bool(unchanged))
-    update_sql, updated = _update_statement(connection.vendor, type(other), tuple(fields), tuple(unchanged or ()))
+    update_sql, updated, checked = _update_statement(connection.vendor, type(other), tuple(fields), tuple(unchanged))
     insert_values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in inserted]
     update_values = [field.get_db_prep_save(getattr(other, field.attname), connection) for field in updated]
-    if unchanged:
-        assert connection.vendor == "postgresql", "one statement writes both rows only on PostgreSQL"
-        model = type(other)
-        read = [_field(model, name).get_db_prep_save(value, connection) for name, value in unchanged.items()]
-        update_values += [other.pk, *read]
-    else:
-        update_values.append(other.pk)
+    update_values.append(other.pk)
+    read = zip(checked, unchanged.values(), strict=True)
+    update_values += [field.get_db_prep_save(value, connection) for field, value in read]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"WITH updated AS ({update_sql}) {insert_sql}", [*update_values, *insert_values])
@@ -133,10 +131,12 @@ def _insert_statement(vendor: str, model: type[Model], if_updated: bool) -> tupl
 @functools.cache
 def _update_statement(
     vendor: str, model: type[Model], names: tuple[str, ...], unchanged: tuple[str, ...]
-) -> tuple[str, list[Field]]:
+) -> tuple[str, list[Field], list[Field]]:
+    """The UPDATE, its assigned fields and the fields of its `unchanged` conditions."""
     fields = [_field(model, name) for name in names]
+    checked = [_field(model, name) for name in unchanged]
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
     table, pk = _quote(model._meta.db_table), _quote(model._meta.pk.column)
-    conditions = "".join(f" AND {_quote(_field(model, name).column)} IS NOT DISTINCT FROM %s" for name in unchanged)
-    returning = f" RETURNING {pk}" if unchanged else ""
-    return f"UPDATE {table} SET {assignments} WHERE {pk} = %s{conditions}{returning}", fields
+    conditions = "".join(f" AND {_quote(field.column)} IS NOT DISTINCT FROM %s" for field in checked)
+    returning = f" RETURNING {pk}" if checked else ""
+    return f"UPDATE {table} SET {assignments} WHERE {pk} = %s{conditions}{returning}", fields, checked
