@@ -54,14 +54,18 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 
 
 @pytest.fixture(autouse=True)
-def composer_terms_forgotten() -> Iterator[None]:
-    """Each process keeps the composer's terms a few seconds; a test's rolled-back terms
-    must not outlive it."""
+def process_memos_forgotten() -> Iterator[None]:
+    """Each process keeps the composer's terms and which webhook events are subscribed for
+    a few seconds. A test's rolled-back rows must not outlive it, and a memo left by the test
+    before would expire in the middle of this one and change its queries."""
     from agents.composer import composer_terms_forget
+    from feedback.webhooks import webhook_subscriptions_forget
 
     composer_terms_forget()
+    webhook_subscriptions_forget()
     yield
     composer_terms_forget()
+    webhook_subscriptions_forget()
 
 
 @pytest.fixture

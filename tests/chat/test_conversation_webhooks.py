@@ -14,7 +14,6 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from chat import services
-from feedback import webhooks
 from feedback.models import WebhookDelivery, WebhookEndpoint
 
 from ..feedback.test_webhooks import Receiver, eager_retries, receiver  # noqa: F401  (fixtures)
@@ -25,15 +24,6 @@ from .factories import make_visitor
 pytestmark = pytest.mark.usefixtures("eager_tasks")
 
 ALL_EVENTS = [event.value for event in WebhookDelivery.CONVERSATION_EVENTS]
-
-
-@pytest.fixture(autouse=True)
-def subscriptions_known_empty():
-    """The per-process knowledge of subscriptions must not outlive this test's rows: after
-    it, as before, no endpoint exists, and the message path of the next test costs no query."""
-    webhooks.webhook_subscriptions_forget()
-    yield
-    webhooks._remember_subscriptions(frozenset(), share=True)
 
 
 def endpoint(receiver: Receiver, path: str, *, events=(), audience: str = "", active: bool = True) -> WebhookEndpoint:  # noqa: F811
