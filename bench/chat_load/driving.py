@@ -50,7 +50,9 @@ def probe(servers: list[Server]) -> Probe:
         servers=[cpu_seconds(s.pid) if s.pid else 0.0 for s in servers],
         generator=self_cpu(),
         redis=sum(cpu_seconds(pid) for pid in pids_named("redis-server")),
-        postgres=sum(cpu_seconds(pid) for pid in pids_named("postgres")),
+        # A backend that exits in the window (a connection older than CONN_MAX_AGE, replaced)
+        # takes its CPU out of the sum: the postmaster's reaped children put it back.
+        postgres=sum(cpu_seconds(pid, reaped=True) for pid in pids_named("postgres")),
         machine=machine_busy(),
     )
 

@@ -75,13 +75,17 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc/<pid>/stat."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """utime + stime of a process from /proc/<pid>/stat; `reaped`: with those of the
+    children it has waited for (cutime + cstime)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLK_TCK
 
 
 def self_cpu() -> float:
