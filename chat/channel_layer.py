@@ -1,13 +1,15 @@
-"""The Redis channel layer, with group sends pipelined: two round trips for any number of groups.
+"""The Redis channel layer, with group sends batched: two round trips for any number of groups.
 
 channels_redis's `group_send` takes four round trips to Redis per group (drop expired
 members, list them, drop expired messages, add the message), and one chat message goes
 to two or three groups. Each round trip is a write and a read on the event loop, which
-also delivers every event, so they cost the whole process. This layer does the same
-commands for all the groups of a batch in two pipelines: one lists the members, one
-stores the messages. Redis semantics (capacity, expiry, what is dropped over capacity)
-stay channels_redis's own; only the round trips change. Used with one Redis host, the
-only set-up we run (config/settings.py); with several it sends group by group, as before.
+also delivers every event, and each command costs redis-py's packing and parsing, so they
+cost the whole process. This layer does the same work for all the groups of a batch in
+two round trips: one script lists the members of every group, then a pipeline of one
+script per group stores the messages. Redis semantics (capacity, expiry, what is dropped
+over capacity) stay channels_redis's own; only the round trips and commands change. Used
+with one Redis host, the only set-up we run (config/settings.py); with several it sends
+group by group, as before.
 
 Relies on channels_redis internals (`_group_key`, `_map_channel_keys_to_connection`), so
 its version is pinned in requirements.txt; tests/chat/test_channel_layer.py checks it.
@@ -27,14 +29,32 @@ from redis.asyncio.connection import AbstractConnection
 
 logger = logging.getLogger(__name__)
 
-# channels_redis's own script: add the message to each channel under its capacity.
+# Drops each group's expired members (scored by when they joined) and lists the others.
+# KEYS: the groups' keys; ARGV[1]: the time before which a member expired.
+GROUP_MEMBERS_LUA = """
+    local members = {}
+    for i = 1, #KEYS do
+        redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, ARGV[1])
+        members[i] = redis.call('ZRANGE', KEYS[i], 0, -1)
+    end
+    return members
+"""
+
+# channels_redis's steps for one group's channel keys: drop each key's expired messages,
+# then add the message under the key's capacity. KEYS[i] gets ARGV[i] under capacity
+# ARGV[n + i]; then the score, the keys' expiry and the time before which a message
+# expired. Returns how many were dropped. One script per group, as channels_redis's, in a
+# pipeline whose scripts a process's receive may come between. One script for the whole
+# batch would be atomic: a process with room for one more event would lose every second
+# event of a batch sent to it (an agent got none live in tests/realstack's flood at capacity 1).
 GROUP_SEND_LUA = """
+    local n = #KEYS
+    local score, expiry, expired = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3]
     local over_capacity = 0
-    local current_time = ARGV[#ARGV - 1]
-    local expiry = ARGV[#ARGV]
-    for i=1,#KEYS do
-        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+    for i = 1, n do
+        redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, expired)
+        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[n + i]) then
+            redis.call('ZADD', KEYS[i], score, ARGV[i])
             redis.call('EXPIRE', KEYS[i], expiry)
         else
             over_capacity = over_capacity + 1
@@ -244,41 +264,31 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         for group, _ in sends:
             assert self.require_valid_group_name(group), "Group name not valid"
         connection = self.connection(0)
-        members = connection.pipeline(transaction=False)
-        for group, _ in sends:
-            key = self._group_key(group)
-            members.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
-            members.zrange(key, 0, -1)
-        listed = (await members.execute())[1::2]
+        group_keys = [self._group_key(group) for group, _ in sends]
+        listed = await connection.eval(
+            GROUP_MEMBERS_LUA, len(group_keys), *group_keys, int(time.time()) - self.group_expiry
+        )
 
         stores = connection.pipeline(transaction=False)
-        # (group, channels in it, index of its script's result among the pipeline's results)
-        scripts: list[tuple[str, int, int]] = []
-        commands = 0
+        scripts: list[tuple[str, int]] = []  # the group of each script, and how many channels it has
         score = 0.0
+        expired = int(time.time()) - int(self.expiry)
         for (group, message), names in zip(sends, listed, strict=True):
-            if not names:
-                continue
             skip = message.get(SKIP_CHANNEL)
-            channel_names = [name.decode("utf8") for name in names]
-            channel_names = [name for name in channel_names if name != skip]
+            channel_names = [name for name in (name.decode("utf8") for name in names) if name != skip]
             if not channel_names:
                 continue
             _, key_to_message, key_to_capacity = self._map_channel_keys_to_connection(channel_names, message)
             keys = list(key_to_message)
-            for key in keys:
-                stores.zremrangebyscore(key, min=0, max=int(time.time()) - int(self.expiry))
             args = [key_to_message[key] for key in keys] + [key_to_capacity[key] for key in keys]
             # The score orders a channel's messages, and the sockets of a process share one
             # channel key: strictly increasing, even within one clock tick, keeps the order sent.
             score = max(time.time(), score + 1e-6)
-            stores.eval(GROUP_SEND_LUA, len(keys), *keys, *args, score, self.expiry)
-            commands += len(keys) + 1
-            scripts.append((group, len(channel_names), commands - 1))
+            stores.eval(GROUP_SEND_LUA, len(keys), *keys, *args, score, self.expiry, expired)
+            scripts.append((group, len(channel_names)))
         if not scripts:
             return
-        results = await stores.execute()
-        for group, channels, index in scripts:
-            if results[index] > 0:
+        for (group, channels), dropped in zip(scripts, await stores.execute(), strict=True):
+            if dropped > 0:
                 # As channels_redis logs it: the only trace of a dropped event.
-                logger.info("%s of %s channels over capacity in group %s", results[index], channels, group)
+                logger.info("%s of %s channels over capacity in group %s", dropped, channels, group)

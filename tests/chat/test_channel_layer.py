@@ -1,4 +1,4 @@
-"""The channel layer of chat/channel_layer.py on a real Redis: its pipelined group send delivers
+"""The channel layer of chat/channel_layer.py on a real Redis: its batched group send delivers
 what channels_redis's own group_send delivers, in order, and drops over capacity as it does;
 its batched receive loses nothing and gives nothing twice; its pool waits as redis-py's does."""
 
@@ -121,6 +121,23 @@ async def test_over_capacity_drops_and_logs_as_channels_redis_does(redis_url, ca
 
     assert [(await layer.receive(channel))["payload"]["n"] for _ in range(2)] == [0, 1]
     assert "1 of 1 channels over capacity in group room" in caplog.text
+    await layer.flush()
+
+
+async def test_expired_messages_leave_room_under_capacity_as_channels_redis_drops_them(redis_url):
+    # The key lives on (every send renews its expiry), so only the send's own clean-up
+    # takes the message that expired out of the count.
+    layer = layer_on(redis_url, capacity=2, expiry=3)
+    channel = await layer.new_channel()
+    await layer.group_add("room", channel)
+
+    await layer.group_send_many([("room", event(1))])
+    await asyncio.sleep(2)
+    await layer.group_send_many([("room", event(2))])  # the key now lives until 5 s
+    await asyncio.sleep(2)  # the first is older than the expiry (whole seconds) now, the second not
+    await layer.group_send_many([("room", event(3))])
+
+    assert [await number_received(layer, channel) for _ in range(2)] == [2, 3]
     await layer.flush()
 
 
