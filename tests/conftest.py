@@ -54,16 +54,14 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 
 
 @pytest.fixture(autouse=True)
-def process_memos_forgotten() -> Iterator[None]:
+def process_memos_forgotten() -> None:
     """Each process keeps the composer's terms and which webhook events are subscribed for
-    a few seconds. A test's rolled-back rows must not outlive it, and a memo left by the test
-    before would expire in the middle of this one and change its queries."""
+    a few seconds. Each test starts without them: the rows of the test before were rolled
+    back, and its memo would expire in the middle of this test and change its queries.
+    Forgotten before, not after: a test may leave the cache pointing at a closed Redis."""
     from agents.composer import composer_terms_forget
     from feedback.webhooks import webhook_subscriptions_forget
 
-    composer_terms_forget()
-    webhook_subscriptions_forget()
-    yield
     composer_terms_forget()
     webhook_subscriptions_forget()
 
