@@ -275,7 +275,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         expired = int(time.time()) - int(self.expiry)
         for (group, message), names in zip(sends, listed, strict=True):
             skip = message.get(SKIP_CHANNEL)
-            channel_names = [name for name in (name.decode("utf8") for name in names) if name != skip]
+            channel_names = [name.decode("utf8") for name in names]
+            channel_names = [name for name in channel_names if name != skip]
             if not channel_names:
                 continue
             _, key_to_message, key_to_capacity = self._map_channel_keys_to_connection(channel_names, message)
