@@ -11,6 +11,11 @@ over capacity) stay channels_redis's own; only the round trips and commands chan
 with one Redis host, the only set-up we run (config/settings.py); with several it sends
 group by group, as before.
 
+What channels_redis drops silently, this layer records: each process learns in which
+groups it lost events (over capacity, expired unread, or never sent while Redis could
+not be reached), so that chat.consumers.layer_watch can close those sockets and their
+clients reconnect and sync, instead of lacking a chat's last event until the next one.
+
 Relies on channels_redis internals (`_group_key`, `_map_channel_keys_to_connection`), so
 its version is pinned in requirements.txt; tests/chat/test_channel_layer.py checks it.
 """
@@ -21,6 +26,7 @@ import contextlib
 import copy
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer
@@ -42,26 +48,40 @@ GROUP_MEMBERS_LUA = """
 
 # channels_redis's steps for one group's channel keys: drop each key's expired messages,
 # then add the message under the key's capacity. KEYS[i] gets ARGV[i] under capacity
-# ARGV[n + i]; then the score, the keys' expiry and the time before which a message
-# expired. Returns how many were dropped. One script per group, as channels_redis's, in a
-# pipeline whose scripts a process's receive may come between. One script for the whole
-# batch would be atomic: a process with room for one more event would lose every second
-# event of a batch sent to it (an agent got none live in tests/realstack's flood at capacity 1).
+# ARGV[n + i]; then the score, the keys' expiry, the time before which a message expired
+# and the group. Returns how many were dropped. Where a process lost an event, the group
+# (or MISSED_ALL, for messages that expired unread: any group's) goes into the key's
+# missed set KEYS[n + i], for the process to close those sockets (`take_missed`).
+# One script per group, as channels_redis's, in a pipeline whose scripts a process's
+# receive may come between. One script for the whole batch would be atomic: a process
+# with room for one more event would lose every second event of a batch sent to it (an
+# agent got none live in tests/realstack's flood at capacity 1).
 GROUP_SEND_LUA = """
-    local n = #KEYS
-    local score, expiry, expired = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3]
+    local n = #KEYS / 2
+    local score, expiry, expired, group = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3], ARGV[2 * n + 4]
     local over_capacity = 0
     for i = 1, n do
-        redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, expired)
+        local missed = false
+        if redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, expired) > 0 then
+            missed = ARGV[2 * n + 5]
+        end
         if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[n + i]) then
             redis.call('ZADD', KEYS[i], score, ARGV[i])
             redis.call('EXPIRE', KEYS[i], expiry)
         else
             over_capacity = over_capacity + 1
+            missed = missed or group
+        end
+        if missed then
+            redis.call('SADD', KEYS[n + i], missed)
+            redis.call('EXPIRE', KEYS[n + i], expiry)
         end
     end
     return over_capacity
 """
+
+# In a process's missed set: events of any group were lost (they expired unread).
+MISSED_ALL = "*"
 
 # Pops up to ARGV[2] messages of a process's channel into its in-flight backup, which it
 # first empties: dropped when ARGV[1] says the last batch reached the process, put back
@@ -156,6 +176,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         # The process's channels with a receive waiting, and the task that reads for them.
         self._waiting: collections.Counter[str] = collections.Counter()
         self._reader: asyncio.Task[None] | None = None
+        # Groups whose events this process could not send (`remember_unsent`).
+        self._unsent: set[str] = set()
 
     def create_pool(self, index: int) -> ConnectionPool:
         """A pool that makes a command wait for a free connection, where channels_redis's
@@ -263,20 +285,16 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
             return
         for group, _ in sends:
             assert self.require_valid_group_name(group), "Group name not valid"
-        connection = self.connection(0)
-        group_keys = [self._group_key(group) for group, _ in sends]
-        listed = await connection.eval(
-            GROUP_MEMBERS_LUA, len(group_keys), *group_keys, int(time.time()) - self.group_expiry
-        )
+        await self.tell_unsent()
+        listed = await self._group_members([group for group, _ in sends])
 
-        stores = connection.pipeline(transaction=False)
+        stores = self.connection(0).pipeline(transaction=False)
         scripts: list[tuple[str, int]] = []  # the group of each script, and how many channels it has
         score = 0.0
         expired = int(time.time()) - int(self.expiry)
         for (group, message), names in zip(sends, listed, strict=True):
             skip = message.get(SKIP_CHANNEL)
-            channel_names = [name.decode("utf8") for name in names]
-            channel_names = [name for name in channel_names if name != skip]
+            channel_names = [name for name in names if name != skip]
             if not channel_names:
                 continue
             _, key_to_message, key_to_capacity = self._map_channel_keys_to_connection(channel_names, message)
@@ -285,7 +303,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
             # The score orders a channel's messages, and the sockets of a process share one
             # channel key: strictly increasing, even within one clock tick, keeps the order sent.
             score = max(time.time(), score + 1e-6)
-            stores.eval(GROUP_SEND_LUA, len(keys), *keys, *args, score, self.expiry, expired)
+            keys += [self._missed_key(key) for key in keys]
+            stores.eval(GROUP_SEND_LUA, len(keys), *keys, *args, score, self.expiry, expired, group, MISSED_ALL)
             scripts.append((group, len(channel_names)))
         if not scripts:
             return
@@ -293,3 +312,49 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
             if dropped > 0:
                 # As channels_redis logs it: the only trace of a dropped event.
                 logger.info("%s of %s channels over capacity in group %s", dropped, channels, group)
+
+    async def _group_members(self, groups: list[str]) -> list[list[str]]:
+        """The channels of each group, in one round trip, its expired members dropped."""
+        group_keys = [self._group_key(group) for group in groups]
+        listed = await self.connection(0).eval(
+            GROUP_MEMBERS_LUA, len(group_keys), *group_keys, int(time.time()) - self.group_expiry
+        )
+        return [[name.decode("utf8") for name in names] for names in listed]
+
+    def _missed_key(self, channel_key: str) -> str:
+        return f"{channel_key}:missed"
+
+    async def take_missed(self, channel: str) -> set[str]:
+        """The groups in which the process of `channel` lost events since the last call
+        (MISSED_ALL: any), forgotten once taken: its sockets in them lack an event, and
+        their clients cannot know until a later one shows them the gap."""
+        if self.ring_size != 1:
+            return set()  # channels_redis's own group send keeps no such record
+        key = self._missed_key(self.prefix + self.non_local_name(channel))
+        taking = self.connection(0).pipeline(transaction=True)
+        taking.smembers(key)
+        taking.delete(key)
+        missed, _ = await taking.execute()
+        return {group.decode("utf8") for group in missed}
+
+    def remember_unsent(self, groups: Iterable[str]) -> None:
+        """Groups whose events could not be sent because Redis could not be reached: once
+        it answers again, every process with a socket in them is told (`tell_unsent`)."""
+        self._unsent.update(groups)
+
+    async def tell_unsent(self) -> None:
+        """Put the groups of `remember_unsent` into the missed set of each process that has
+        a socket in them. Kept for the next try if Redis still cannot be reached."""
+        if not self._unsent or self.ring_size != 1:
+            return
+        groups, self._unsent = sorted(self._unsent), set()
+        try:
+            marks = self.connection(0).pipeline(transaction=False)
+            for group, names in zip(groups, await self._group_members(groups), strict=True):
+                for key in {self._missed_key(self.prefix + self.non_local_name(name)) for name in names}:
+                    marks.sadd(key, group)
+                    marks.expire(key, self.expiry)
+            await marks.execute()
+        except BaseException:
+            self._unsent.update(groups)
+            raise

@@ -60,8 +60,11 @@ async def _send_in_order(events: list[Event]) -> None:
                 await layer.group_send(group, event)
     except (RedisError, OSError):
         # Redis is down: the events are lost, never the change, which is committed. The
-        # caller's answer (an ack) stands, and clients catch up through seq + sync.
+        # caller's answer (an ack) stands; once Redis answers, the sockets of these groups
+        # are closed (chat.consumers.layer_watch), and their clients reconnect and sync.
         logger.warning("Channel layer unreachable; %s events were not sent", len(sends), exc_info=True)
+        if isinstance(layer, PipelinedRedisChannelLayer):
+            layer.remember_unsent(group for group, _ in sends)
 
 
 class Outbox:

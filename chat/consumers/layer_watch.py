@@ -1,4 +1,4 @@
-"""Closes this process's sockets when Redis lost their group memberships.
+"""Closes this process's sockets that Redis lost events or group memberships of.
 
 channels_redis keeps who is in which group only in Redis. A Redis that restarts without
 its data (or is flushed) forgets them, and a consumer that lived through the outage
@@ -8,6 +8,12 @@ went with it, and every socket of the process is closed with RECONNECT_CODE. Its
 reconnects (joining its groups again), syncs from its last seq and resends what is
 pending (docs/protocol.md). While Redis cannot be reached nothing is closed: the
 sockets keep storing and acking, and the check runs again.
+
+A socket also misses an event when the layer drops it (over the process's capacity, or
+expired unread) or when Redis could not be reached to send it. A client sees such a gap
+in seq only when a later event comes, which for a chat's last message may be never. The
+layer records in which groups each process missed events (chat.channel_layer); the same
+check closes this process's sockets in those groups, with the same code and recovery.
 """
 
 import asyncio
@@ -19,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from ..channel_layer import MISSED_ALL, PipelinedRedisChannelLayer
 from ..realtime import RECONNECT_CODE
 
 logger = logging.getLogger(__name__)
@@ -34,8 +41,9 @@ def watch_channel_layer(consumer: Any) -> None:
     if not hasattr(layer, "ring_size"):  # not channels_redis (the in-memory layer of `make run`)
         return
     _sockets.add(consumer)
-    if _watcher is None or _watcher.done():
-        _watcher = asyncio.get_running_loop().create_task(_watch(layer), name="channel-layer-watch")
+    loop = asyncio.get_running_loop()
+    if _watcher is None or _watcher.done() or _watcher.get_loop() is not loop:
+        _watcher = loop.create_task(_watch(layer), name="channel-layer-watch")
 
 
 async def _watch(layer: Any) -> None:
@@ -53,7 +61,10 @@ async def _watch(layer: Any) -> None:
                 lost = lost or (bool(created) and placed)
             placed = True
             if lost:
-                await _close_all()
+                logger.warning("Redis lost the channel groups; closing every socket so their clients reconnect")
+                await _close(list(_sockets))
+            elif isinstance(layer, PipelinedRedisChannelLayer):
+                await _close_missed(layer)
         except (RedisError, OSError):
             logger.warning("Channel layer unreachable; sockets stay open and the check runs again", exc_info=True)
         except Exception:  # the watcher must outlive any surprise
@@ -61,9 +72,19 @@ async def _watch(layer: Any) -> None:
         await asyncio.sleep(interval)
 
 
-async def _close_all() -> None:
-    sockets = list(_sockets)
-    logger.warning("Redis lost the channel groups; closing %d sockets so their clients reconnect", len(sockets))
+async def _close_missed(layer: PipelinedRedisChannelLayer) -> None:
+    await layer.tell_unsent()
+    missed: set[str] = set()
+    for process_channel in {layer.non_local_name(consumer.channel_name) for consumer in _sockets}:
+        missed |= await layer.take_missed(process_channel)
+    if not missed:
+        return
+    closing = [c for c in _sockets if MISSED_ALL in missed or missed.intersection(c.groups_joined)]
+    logger.warning("Events of %d groups were lost; closing their %d sockets to resync", len(missed), len(closing))
+    await _close(closing)
+
+
+async def _close(sockets: list[Any]) -> None:
     for consumer in sockets:
         _sockets.discard(consumer)
         try:

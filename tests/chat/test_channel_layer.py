@@ -11,7 +11,13 @@ from channels_redis.core import RedisChannelLayer
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chat.channel_layer import RECEIVE_BATCH_LUA, SKIP_CHANNEL, LayerConnectionPool, PipelinedRedisChannelLayer
+from chat.channel_layer import (
+    MISSED_ALL,
+    RECEIVE_BATCH_LUA,
+    SKIP_CHANNEL,
+    LayerConnectionPool,
+    PipelinedRedisChannelLayer,
+)
 
 
 def layer_on(redis_url: str, cls: type[RedisChannelLayer] = PipelinedRedisChannelLayer, **config) -> RedisChannelLayer:
@@ -121,6 +127,7 @@ async def test_over_capacity_drops_and_logs_as_channels_redis_does(redis_url, ca
 
     assert [(await layer.receive(channel))["payload"]["n"] for _ in range(2)] == [0, 1]
     assert "1 of 1 channels over capacity in group room" in caplog.text
+    assert await layer.take_missed(channel) == {"room"}
     await layer.flush()
 
 
@@ -138,7 +145,56 @@ async def test_expired_messages_leave_room_under_capacity_as_channels_redis_drop
     await layer.group_send_many([("room", event(3))])
 
     assert [await number_received(layer, channel) for _ in range(2)] == [2, 3]
+    assert await layer.take_missed(channel) == {MISSED_ALL}  # an expired message's group is not known
     await layer.flush()
+
+
+def two_processes(redis_url: str, **config) -> tuple[PipelinedRedisChannelLayer, PipelinedRedisChannelLayer]:
+    """Two layers as two server processes have them: one Redis and prefix, channels of their own."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    return tuple(  # type: ignore[return-value]
+        PipelinedRedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": None}], prefix=prefix, **config)
+        for _ in range(2)
+    )
+
+
+async def test_a_process_learns_the_groups_it_lost_events_in_and_only_it(redis_url):
+    behind, keeping_up = two_processes(redis_url, capacity=1)
+    in_room, in_hall = await behind.new_channel(), await behind.new_channel()
+    other = await keeping_up.new_channel()
+    for layer, group, channel in ((behind, "room", in_room), (behind, "hall", in_hall), (keeping_up, "room", other)):
+        await layer.group_add(group, channel)
+
+    await behind.group_send_many([("room", event(1))])
+    assert await number_received(keeping_up, other) == 1  # `behind` has not read its event yet
+    await behind.group_send_many([("room", event(2)), ("hall", event(3))])
+
+    assert await behind.take_missed(in_hall) == {"room", "hall"}  # one set per process, any of its channels
+    assert await behind.take_missed(in_room) == set()  # taken once
+    assert await keeping_up.take_missed(other) == set()
+    assert await number_received(keeping_up, other) == 2
+    await behind.flush()
+
+
+async def test_groups_whose_events_were_not_sent_are_told_to_the_processes_in_them(redis_url):
+    # As when Redis could not be reached: chat.realtime remembers the groups of the events
+    # it could not send, and the next send (or the process's check) tells their processes.
+    sender, receiver = two_processes(redis_url)
+    in_room, in_hall = await receiver.new_channel(), await receiver.new_channel()
+    elsewhere = await sender.new_channel()
+    joins = ((receiver, "room", in_room), (receiver, "hall", in_hall), (sender, "yard", elsewhere))
+    for layer, group, channel in joins:
+        await layer.group_add(group, channel)
+
+    sender.remember_unsent(["room", "nobody"])
+    await sender.group_send_many([("yard", event(1))])
+
+    assert await receiver.take_missed(in_room) == {"room"}
+    assert await sender.take_missed(elsewhere) == set()
+    await sender.tell_unsent()  # told once
+    assert await receiver.take_missed(in_room) == set()
+    assert await number_received(sender, elsewhere) == 1
+    await sender.flush()
 
 
 @pytest.mark.parametrize("group", ["", "white space", "x" * 200])

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
 
 # Floods must not be refused by the per-socket rate limit: this is about the channel layer.
 NO_RATE_LIMIT = {"CHAT_RATE_BURST": "100000", "CHAT_RATE_PER_SECOND": "100000"}
-# Each process checks every second that Redis still holds its groups (layer_watch).
+# Each process checks every second that Redis still holds its groups, and whether its
+# sockets missed events (layer_watch).
 REDIS_CHECKS = {"CHANNEL_LAYER_CHECK_SECONDS": "1", **NO_RATE_LIMIT}
 
 
@@ -34,13 +35,13 @@ async def test_flood_over_a_tiny_channel_capacity_loses_nothing(
     # Capacity 1: a group message to a process whose channel still holds one is dropped. A
     # process now takes its events in batches (chat/channel_layer.py): with 2, a flood of 60
     # could pass without a drop, and the test proved nothing.
-    extra = {"CHANNEL_CAPACITY": "1", **NO_RATE_LIMIT}
+    extra = {"CHANNEL_CAPACITY": "1", **REDIS_CHECKS}
     with started_nodes(request, ["A", "B"], redis_url=redis_url, extra=extra) as (node_a, node_b):
         async with chat_in_two_tabs_each(world, node_a, node_b, agent_first=node_b) as (chat, visitor, agent):
             await wait_for(lambda: all(c.last_seq == 2 for c in chat.clients), "the start synced", 30.0, chat.describe)
 
             await exchange(chat, [visitor, agent], count=100, pause=0)
-            rows = await settle(chat, closing_sender=visitor)
+            rows = await settle(chat)
 
     assert_nothing_lost(chat, rows)
     last = rows[-1][0]
@@ -48,7 +49,9 @@ async def test_flood_over_a_tiny_channel_capacity_loses_nothing(
     lost_live = {client.label: sorted(set(range(3, last + 1)) - client.live_seqs) for client in chat.clients}
     assert any(lost_live.values()), f"no event was dropped; the test proved nothing:\n{chat.describe()}"
     assert sum(client.gaps for client in chat.clients) > 0, chat.describe()
-    assert all(client.connections == 1 for client in chat.clients), chat.describe()
+    # And the sockets that lost events were closed to resync: a lost last event has no
+    # later one to show its gap (settle writes nothing more).
+    assert any(client.connections > 1 for client in chat.clients), chat.describe()
 
 
 async def test_kill_9_of_a_node_mid_chat_loses_nothing(
@@ -60,7 +63,7 @@ async def test_kill_9_of_a_node_mid_chat_loses_nothing(
             await wait_for(lambda: len(visitor.acked) >= 10, "ten acks before the kill", 30.0, chat.describe)
             kill(node_a)
             await talk
-            rows = await settle(chat, closing_sender=visitor)
+            rows = await settle(chat)
 
     assert_nothing_lost(chat, rows)
     for client in (visitor, agent):
@@ -95,7 +98,7 @@ async def test_redis_restart_mid_chat_loses_nothing(
             during_outage = len(chat.posted) - written_before
             redis.start()  # empty: the channel layer's groups are gone with it
             await talk
-            rows = await settle(chat, closing_sender=visitor)
+            rows = await settle(chat)
 
     assert_nothing_lost(chat, rows)
     assert during_outage >= 10
@@ -132,7 +135,7 @@ async def test_postgresql_unavailable_for_a_moment_loses_nothing(
                 await wait_for(lambda: len(sends_failed(chat)) >= 4, "sends refused while cut", 30.0, chat.describe)
                 proxy.restore()
                 await talk
-                rows = await settle(chat, closing_sender=visitor)
+                rows = await settle(chat)
             # Recovered without a restart: the same processes serve on.
             assert node_a.process.poll() is None and node_b.process.poll() is None
     finally:
