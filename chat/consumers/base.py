@@ -121,6 +121,10 @@ def frame_ref(frame: Frame) -> str | None:
     return ref if isinstance(ref, str) else None
 
 
+class SocketGone(Exception):
+    """A frame could not be sent: the socket closed under it."""
+
+
 class ProtocolConsumer(AsyncWebsocketConsumer):
     """A JSON socket whose frames are dispatched by `type` to the handlers of `handlers()`."""
 
@@ -198,10 +202,12 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             with log_context(socket_id=self.channel_name, conversation_id=None):
                 try:
                     await self.in_language(self.receive(text_data=frame[0], bytes_data=frame[1]))
-                except Exception:
-                    # Only sending can fail here (receive answers every fault with an
-                    # error frame): the socket is closing, and its later frames still run.
+                except SocketGone:
+                    # receive answers every fault with an error frame, so only sending can
+                    # fail here: the socket is closing, and its later frames still run.
                     logger.debug("A frame's answer could not be sent", exc_info=True)
+                except Exception:
+                    logger.exception("A frame's answer failed")  # a fault of ours; the rest still run
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         # What the client sent before it left is still stored; its acks go nowhere.
@@ -214,7 +220,13 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def send_json(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload))
+        text = json.dumps(payload)
+        try:
+            await self.send(text_data=text)
+        except Exception as error:
+            # The server's exception type varies (Daphne's, from autobahn, is Disconnected
+            # while the closing handshake runs): the client left, no fault of ours.
+            raise SocketGone from error
 
     async def send_ack(self, conversation_id: int, client_id: str, seq: int) -> None:
         """Answer a `message.send`. The ack carries the `message.new` this socket would get
@@ -277,6 +289,8 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 await handler(frame)
         except ChatError as error:
             await self.send_error(error, frame)
+        except SocketGone:
+            raise  # nobody to answer: handle_frames notes it and runs the socket's next frame
         except Exception:
             # A fault of ours must not close the socket: the client keeps the frame
             # pending and resends it, and the rest of the chat goes on.
@@ -293,7 +307,7 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             return  # this socket's ack carried it (send_ack)
         try:
             await self.send_json(event["payload"])
-        except Exception:
-            # The socket closed while the event was on its way (the server's exception
-            # type varies). Nothing is lost: the client syncs from its last seq on reconnect.
+        except SocketGone:
+            # The socket closed while the event was on its way. Nothing is lost: the
+            # client syncs from its last seq on reconnect.
             logger.debug("Dropped an event for a closed socket", exc_info=True)

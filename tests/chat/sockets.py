@@ -22,9 +22,11 @@ async def open_visitor(
     identity: dict | None = None,
     pages: list | None = None,
     client_ip: str = "127.0.0.1",
+    app: Any = application,
 ) -> tuple[WebsocketCommunicator, dict]:
-    """A visitor socket after hello; returns it with the welcome frame."""
-    socket = WebsocketCommunicator(application, f"/ws/visitor/{site.key}/", headers=[(b"origin", origin.encode())])
+    """A visitor socket after hello (to `app`, the project's unless a test wraps it);
+    returns it with the welcome frame."""
+    socket = WebsocketCommunicator(app, f"/ws/visitor/{site.key}/", headers=[(b"origin", origin.encode())])
     socket.scope["client"] = (client_ip, 50000)
     connected, _ = await socket.connect(TIMEOUT)  # the default 1 s is too short on a loaded CI machine
     assert connected

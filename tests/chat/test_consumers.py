@@ -1,7 +1,11 @@
 """Both sockets end to end in-process: send, ack, deliver, resume, refuse."""
 
+import asyncio
+import logging
+
 import pytest
 from asgiref.sync import sync_to_async
+from autobahn.exception import Disconnected
 from channels.testing import WebsocketCommunicator
 
 from chat.models import Conversation, Message
@@ -259,3 +263,35 @@ async def test_an_agent_asks_for_the_transfer_targets_and_gets_them_with_their_a
     assert "Billing" in team_names and team_names == sorted(team_names)
     assert {"id": billing.pk, "name": "Billing"} in targets["teams"]
     await socket.disconnect()
+
+
+async def test_a_visitor_gone_before_the_ack_is_no_error_and_the_message_is_stored(desk, caplog):
+    # A tab closed right after sending: while the closing handshake runs, Daphne refuses
+    # every send with autobahn's Disconnected. Nothing of ours failed, and nothing is lost.
+    closing = asyncio.Event()
+
+    async def daphne_closing(scope, receive, send):
+        async def refusing_send(message):
+            if closing.is_set() and message["type"] == "websocket.send":
+                raise Disconnected("Attempt to send on a closed protocol")
+            await send(message)
+
+        await application(scope, receive, refusing_send)
+
+    visitor, _ = await open_visitor(desk.site, app=daphne_closing)
+    conversation_id = (await start_and_send(visitor, "Hello", "c-1"))["conversation_id"]
+    closing.set()
+
+    with caplog.at_level(logging.DEBUG, logger="chat"):
+        await visitor.send_json_to(
+            {"type": "message.send", "conversation_id": conversation_id, "client_id": "c-2", "body": "Bye"}
+        )
+        for _ in range(50):
+            if len(await stored_bodies(conversation_id)) == 2:
+                break
+            await asyncio.sleep(0.1)
+
+    assert await stored_bodies(conversation_id) == [(1, "visitor", "Hello"), (2, "visitor", "Bye")]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "A frame's answer could not be sent" in caplog.text
+    await visitor.disconnect()

@@ -9,6 +9,7 @@ every stored message once, in order.
 """
 
 import asyncio
+import uuid
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ from django.db import connection
 from tests.servers import database_url, kill, redis_server
 
 from .chaos import ChatUnderTest, assert_nothing_lost, chat_in_two_tabs_each, exchange, settle
-from .clients import Frame, World, wait_for
+from .clients import Frame, World, db, hello, start_conversation, stored_messages, visitor_socket, wait_for
 from .conftest import started_nodes
 from .proxy import TcpProxy
 
@@ -146,3 +147,28 @@ async def test_postgresql_unavailable_for_a_moment_loses_nothing(
     stored_ids = {row[3] for row in rows}
     # Each message the outage refused was sent again with its id and is now stored once.
     assert refused_then_stored <= stored_ids
+
+
+async def test_a_visitor_who_leaves_before_the_acks_has_every_message_stored_and_no_error_logged(
+    request: pytest.FixtureRequest, redis_url: str, world: World
+) -> None:
+    # As a tab closed right after sending: the frames were read, their answers have
+    # nobody to go to. That is no fault of the server's, and nothing is lost.
+    bodies = [f"Bye #{number}" for number in range(20)]
+    with started_nodes(request, ["A"], redis_url=redis_url, extra=NO_RATE_LIMIT) as (node,):
+        async with visitor_socket(node, world.site) as visitor:
+            await hello(visitor)
+            conversation_id = (await start_conversation(visitor))["id"]
+            for body in bodies:
+                frame = {"conversation_id": conversation_id, "client_id": str(uuid.uuid4()), "body": body}
+                await visitor.send({"type": "message.send", **frame})
+            visitor.ws.transport.close()  # the TCP connection ends, with no closing handshake
+        for _ in range(100):
+            rows = await db(stored_messages, conversation_id)
+            if len(rows) == len(bodies):
+                break
+            await asyncio.sleep(0.1)
+        log = node.log()
+
+    assert [row[2] for row in rows] == bodies
+    assert '"level": "ERROR"' not in log, log
