@@ -187,7 +187,9 @@ else:
 # (config/collector.py). 0 keeps CPython's own thresholds.
 ASGI_FULL_COLLECTION_SECONDS = float(os.environ.get("ASGI_FULL_COLLECTION_SECONDS", 120))
 # How often each ASGI process checks that Redis still holds its channel groups (a Redis
-# restarted without its data forgets them; chat/consumers/layer_watch.py).
+# restarted without its data forgets them) and whether its sockets missed events (the
+# layer dropped them, or could not send them): the longest a client lacks a chat's last
+# event (chat/consumers/layer_watch.py).
 CHANNEL_LAYER_CHECK_SECONDS = float(os.environ.get("CHANNEL_LAYER_CHECK_SECONDS", 5))
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
