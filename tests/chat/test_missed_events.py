@@ -4,6 +4,7 @@ last message until the next one shows it the gap. On a real Redis; the layer's o
 record of what each process missed is in test_channel_layer.py."""
 
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from channels.db import database_sync_to_async
@@ -46,11 +47,11 @@ async def test_the_sockets_of_a_group_that_missed_events_are_closed_to_resync_an
 async def test_events_redis_could_not_take_are_told_to_their_processes_once_it_answers(settings, redis_url):
     # This process reaches Redis through a proxy the test cuts; another process, which
     # has a socket in the group, keeps its own connection.
-    host, port = redis_url.split("//")[1].split("/")[0].split(":")
-    proxy = TcpProxy(host, int(port))
+    redis = urlsplit(redis_url)
+    proxy = TcpProxy(redis.hostname or "127.0.0.1", redis.port or 6379)
     proxy.start()
     prefix = f"test-{uuid.uuid4().hex}"
-    layer_settings(settings, f"redis://127.0.0.1:{proxy.port}/{redis_url.rsplit('/', 1)[1]}", prefix)
+    layer_settings(settings, redis._replace(netloc=f"127.0.0.1:{proxy.port}").geturl(), prefix)
     other_process = PipelinedRedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": None}], prefix=prefix)
     socket = await other_process.new_channel()
     await other_process.group_add("visitor.7", socket)

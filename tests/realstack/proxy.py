@@ -42,6 +42,7 @@ class TcpProxy:
 
     def stop(self) -> None:
         self.cut()
+        self._call(self._end_connections())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
@@ -56,6 +57,13 @@ class TcpProxy:
         for transport in list(self._transports):
             transport.abort()  # RST, no goodbye: the peer finds out on its next read or write
         self._transports.clear()
+
+    async def _end_connections(self) -> None:
+        # A loop stopped with its connections' tasks pending would complain they were destroyed.
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
