@@ -61,8 +61,11 @@ async def _watch(layer: Any) -> None:
                 lost = lost or (bool(created) and placed)
             placed = True
             if lost:
-                logger.warning("Redis lost the channel groups; closing every socket so their clients reconnect")
-                await _close(list(_sockets))
+                sockets = list(_sockets)
+                logger.warning(
+                    "Redis lost the channel groups; closing %d sockets so their clients reconnect", len(sockets)
+                )
+                await _close(sockets)
             elif isinstance(layer, PipelinedRedisChannelLayer):
                 await _close_missed(layer)
         except (RedisError, OSError):

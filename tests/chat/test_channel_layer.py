@@ -21,7 +21,8 @@ from chat.channel_layer import (
 
 
 def layer_on(redis_url: str, cls: type[RedisChannelLayer] = PipelinedRedisChannelLayer, **config) -> RedisChannelLayer:
-    return cls(hosts=[{"address": redis_url, "socket_timeout": None}], prefix=f"test-{uuid.uuid4().hex}", **config)
+    config.setdefault("prefix", f"test-{uuid.uuid4().hex}")
+    return cls(hosts=[{"address": redis_url, "socket_timeout": None}], **config)
 
 
 async def number_received(layer: RedisChannelLayer, channel: str) -> int:
@@ -152,10 +153,7 @@ async def test_expired_messages_leave_room_under_capacity_as_channels_redis_drop
 def two_processes(redis_url: str, **config) -> tuple[PipelinedRedisChannelLayer, PipelinedRedisChannelLayer]:
     """Two layers as two server processes have them: one Redis and prefix, channels of their own."""
     prefix = f"test-{uuid.uuid4().hex}"
-    return tuple(  # type: ignore[return-value]
-        PipelinedRedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": None}], prefix=prefix, **config)
-        for _ in range(2)
-    )
+    return tuple(layer_on(redis_url, prefix=prefix, **config) for _ in range(2))  # type: ignore[return-value]
 
 
 async def test_a_process_learns_the_groups_it_lost_events_in_and_only_it(redis_url):
