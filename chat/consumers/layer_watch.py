@@ -12,8 +12,9 @@ sockets keep storing and acking, and the check runs again.
 A socket also misses an event when the layer drops it (over the process's capacity, or
 expired unread) or when Redis could not be reached to send it. A client sees such a gap
 in seq only when a later event comes, which for a chat's last message may be never. The
-layer records in which groups each process missed events (chat.channel_layer); the same
-check closes this process's sockets in those groups, with the same code and recovery.
+layer records in which groups each process missed events (chat.channel_layer; for the
+embedded mode's in-memory layer, chat.memory_layer); the same check closes this
+process's sockets in those groups, with the same code and recovery.
 """
 
 import asyncio
@@ -32,13 +33,16 @@ logger = logging.getLogger(__name__)
 
 _sockets: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _watcher: asyncio.Task[None] | None = None
+# The key this process keeps in each Redis of the layer, to learn that Redis lost its data.
+_SENTINEL = f"process-alive:{uuid.uuid4().hex}"
 
 
 def watch_channel_layer(consumer: Any) -> None:
-    """Close `consumer`'s socket if Redis forgets its groups (call once it has joined them)."""
+    """Close `consumer`'s socket if the layer loses its events or Redis forgets its
+    groups (call once it has joined them)."""
     global _watcher
     layer = consumer.channel_layer
-    if not hasattr(layer, "ring_size"):  # not channels_redis (the in-memory layer of `make run`)
+    if not hasattr(layer, "take_missed"):  # a layer that records nothing
         return
     _sockets.add(consumer)
     loop = asyncio.get_running_loop()
@@ -47,26 +51,21 @@ def watch_channel_layer(consumer: Any) -> None:
 
 
 async def _watch(layer: Any) -> None:
-    key = f"{layer.prefix}:process-alive:{uuid.uuid4().hex}"
     interval = settings.CHANNEL_LAYER_CHECK_SECONDS
     placed = False
     while True:
         try:
-            lost = False
-            for index in range(layer.ring_size):
-                redis = layer.connection(index)
-                # SET NX answers true only when the key was missing: first run, or data lost.
-                created = await redis.set(key, 1, nx=True, ex=max(60, int(interval * 6)))
-                await redis.expire(key, max(60, int(interval * 6)))
-                lost = lost or (bool(created) and placed)
-            placed = True
-            if lost:
+            redis_forgot = False
+            if isinstance(layer, PipelinedRedisChannelLayer):
+                redis_forgot = await _redis_forgot(layer, placed)
+                placed = True
+            if redis_forgot:
                 sockets = list(_sockets)
                 logger.warning(
                     "Redis lost the channel groups; closing %d sockets so their clients reconnect", len(sockets)
                 )
                 await _close(sockets)
-            elif isinstance(layer, PipelinedRedisChannelLayer):
+            else:
                 await _close_missed(layer)
         except (RedisError, OSError):
             logger.warning("Channel layer unreachable; sockets stay open and the check runs again", exc_info=True)
@@ -75,8 +74,23 @@ async def _watch(layer: Any) -> None:
         await asyncio.sleep(interval)
 
 
-async def _close_missed(layer: PipelinedRedisChannelLayer) -> None:
-    await layer.tell_unsent()
+async def _redis_forgot(layer: PipelinedRedisChannelLayer, placed: bool) -> bool:
+    """Whether a Redis of the layer lost this process's sentinel since it was `placed`."""
+    key = f"{layer.prefix}:{_SENTINEL}"
+    lives = max(60, int(settings.CHANNEL_LAYER_CHECK_SECONDS * 6))
+    lost = False
+    for index in range(layer.ring_size):
+        redis = layer.connection(index)
+        # SET NX answers true only when the key was missing: first run, or data lost.
+        created = await redis.set(key, 1, nx=True, ex=lives)
+        await redis.expire(key, lives)
+        lost = lost or (bool(created) and placed)
+    return lost
+
+
+async def _close_missed(layer: Any) -> None:
+    if isinstance(layer, PipelinedRedisChannelLayer):
+        await layer.tell_unsent()
     missed: set[str] = set()
     for process_channel in {layer.non_local_name(consumer.channel_name) for consumer in _sockets}:
         missed |= await layer.take_missed(process_channel)
