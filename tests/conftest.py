@@ -53,6 +53,18 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         conn.settings_dict["CONN_MAX_AGE"] = 0
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup) -> Iterator[None]:
+    yield
+    # Async tests' sync_to_async calls run in asgiref's one thread for thread-sensitive
+    # work, and the last one leaves its connection open (only database_sync_to_async
+    # closes them): PostgreSQL would refuse to drop the test database while it is.
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture(autouse=True)
 def process_memos_forgotten() -> None:
     """Each process keeps the composer's terms and which webhook events are subscribed for
