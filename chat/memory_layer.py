@@ -15,7 +15,7 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
-from .channel_layer import MISSED_ALL, SKIP_CHANNEL
+from .channel_layer import SKIP_CHANNEL
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +41,17 @@ class RecordingInMemoryChannelLayer(InMemoryChannelLayer):
                 self._missed_by(channel).add(group)
 
     def _remove_from_groups(self, channel: str) -> None:
-        # Called only when a message of `channel` expired unread: which group's, is not known.
+        # Called only when a message of `channel` expired unread. A socket still in groups
+        # is deaf to them from now on; one that left them (it closed) lost nothing.
+        self._missed_by(channel).update(group for group, channels in self.groups.items() if channel in channels)
         super()._remove_from_groups(channel)
-        self._missed_by(channel).add(MISSED_ALL)
 
     def _missed_by(self, channel: str) -> set[str]:
         return self._missed.setdefault(self.non_local_name(channel), set())
 
     async def take_missed(self, channel: str) -> set[str]:
-        """The groups in which the process of `channel` lost events since the last call
-        (MISSED_ALL: any), forgotten once taken (as PipelinedRedisChannelLayer's)."""
+        """The groups in which the process of `channel` lost events since the last call,
+        forgotten once taken (as PipelinedRedisChannelLayer's)."""
         return self._missed.pop(self.non_local_name(channel), set())
 
     async def flush(self) -> None:

@@ -2,13 +2,13 @@
 as the Redis layer does (test_channel_layer.py), and the sockets that lost an event are
 closed to resync (chat.consumers.layer_watch)."""
 
-import time
+import asyncio
 
 import pytest
 from channels.layers import get_channel_layer
 
 from chat import realtime
-from chat.channel_layer import MISSED_ALL, SKIP_CHANNEL
+from chat.channel_layer import SKIP_CHANNEL
 from chat.memory_layer import RecordingInMemoryChannelLayer
 
 from .sockets import TIMEOUT, open_agent
@@ -36,18 +36,34 @@ async def test_an_event_over_a_sockets_capacity_is_recorded_for_its_process_and_
     assert [(await layer.receive(other))["payload"]["n"] for _ in range(2)] == [2, 3]
 
 
-async def test_a_socket_whose_event_expired_unread_is_recorded_as_having_missed_any_group():
+async def test_a_socket_whose_event_expired_unread_is_recorded_as_having_missed_its_groups():
     layer = RecordingInMemoryChannelLayer(expiry=0.05)
     deaf, other = await layer.new_channel(), await layer.new_channel()
-    await layer.group_add("visitor.1", deaf)
+    for group, channel in (("visitor.1", deaf), ("team.1", deaf)):
+        await layer.group_add(group, channel)
     await layer.group_send("visitor.1", event(1))
-    time.sleep(0.1)
+    await asyncio.sleep(0.1)
 
     await layer.group_add("visitor.2", other)  # any later use cleans the expired out
     await layer.group_send("visitor.2", event(2))
 
-    assert await layer.take_missed(deaf) == {MISSED_ALL}
+    assert await layer.take_missed(deaf) == {"visitor.1", "team.1"}
     assert not layer.groups["visitor.1"]  # channels' rule: the socket left its groups
+
+
+async def test_an_event_that_expired_for_a_closed_socket_is_no_loss():
+    layer = RecordingInMemoryChannelLayer(expiry=0.05)
+    closed, other = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("visitor.1", closed)
+    await layer.group_send("visitor.1", event(1))
+    await layer.group_discard("visitor.1", closed)  # its socket closed with the event unread
+    await asyncio.sleep(0.1)
+
+    await layer.group_add("visitor.2", other)
+    await layer.group_send("visitor.2", event(2))
+
+    assert closed not in layer.channels  # cleaned out
+    assert await layer.take_missed(other) == set()  # the process's record: nobody to close
 
 
 async def test_a_group_send_leaves_out_the_channel_the_message_names_and_keeps_the_order():
