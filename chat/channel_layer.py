@@ -175,6 +175,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         self._in_doubt: set[str] = set()
         # The process's channels with a receive waiting, and the task that reads for them.
         self._waiting: collections.Counter[str] = collections.Counter()
+        # The process's channels whose socket has not ended (`channel_closed`).
+        self._open: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
         # Groups whose events this process could not send (`remember_unsent`).
         self._unsent: set[str] = set()
@@ -188,6 +190,19 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
             return super().create_pool(index)
         return LayerConnectionPool.from_url(host.pop("address"), timeout=POOL_WAIT_SECONDS, **host)
 
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        channel = await super().new_channel(prefix)
+        self._open.add(channel)
+        return channel
+
+    def channel_closed(self, channel: str) -> None:
+        """Forget a channel whose socket has ended. An event that still comes for it (on
+        its way when the socket closed, or sent to a group it could not leave) is dropped
+        by the reader; channels_redis keeps it in a buffer that nobody reads, for the life
+        of the process (django/channels_redis#384)."""
+        self._open.discard(channel)
+        self.receive_buffer.pop(channel, None)
+
     async def receive(self, channel: str) -> dict[str, Any]:
         """The next message of a channel. A process's own channels (its sockets) wait only
         on their buffers, which one reader task per process fills from Redis (`_read`).
@@ -200,6 +215,7 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         if "!" not in channel or self.ring_size != 1:
             return await super().receive(channel)
         assert self.require_valid_channel_name(channel), "Channel name invalid"
+        self._open.add(channel)
         buffer = self.receive_buffer[channel]
         self._waiting[channel] += 1
         try:
@@ -234,7 +250,8 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
                 for content in await self._pop_batch(channel):
                     names, message = self._unpack(content, channel)
                     for name in names if isinstance(names, list) else [names]:
-                        self.receive_buffer[name].put_nowait(message)
+                        if name in self._open:
+                            self.receive_buffer[name].put_nowait(message)
         except Exception as error:
             logger.warning("Channel layer receive failed; %s sockets told", len(self._waiting), exc_info=True)
             for waiting in self._waiting:

@@ -40,6 +40,13 @@ class RecordingInMemoryChannelLayer(InMemoryChannelLayer):
                 logger.info("Channel %s over capacity in group %s", channel, group)
                 self._missed_by(channel).add(group)
 
+    def channel_closed(self, channel: str) -> None:
+        """Forget a channel whose socket has ended: its unread events and its groups, at
+        once. Left to expire (60 s), it would be taken for a live socket gone deaf, and
+        every socket of the process in its groups closed to resync."""
+        self.channels.pop(channel, None)
+        super()._remove_from_groups(channel)
+
     def _remove_from_groups(self, channel: str) -> None:
         # Called only when a message of `channel` expired unread. A socket still in groups
         # is deaf to them from now on; one that left them (it closed) lost nothing.

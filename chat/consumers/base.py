@@ -39,6 +39,9 @@ Handler = Callable[[Frame], Awaitable[None]]
 # Frames a socket may have read ahead of its frame task; past it, reading waits (backpressure).
 FRAMES_AHEAD = 64
 
+# Sockets that ended still in groups, leaving them: the loop holds its tasks only weakly.
+_leaving: set[asyncio.Task[None]] = set()
+
 
 class TokenBucket:
     """Allows a burst of `capacity` frames, refilled at `rate` per second."""
@@ -161,6 +164,29 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             # The server gave up on the socket (closed too long, or shutting down).
             if self.frame_task is not None:
                 self.frame_task.cancel()
+            self.leave_channel_layer()
+
+    def leave_channel_layer(self) -> None:
+        """Leave nothing of this ended socket in the channel layer: no events still on
+        their way to it, and no group membership."""
+        layer, channel = getattr(self, "channel_layer", None), getattr(self, "channel_name", None)
+        if layer is None or channel is None:
+            return
+        if hasattr(layer, "channel_closed"):
+            layer.channel_closed(channel)
+        if self.groups_joined:
+            # The server gave up on the socket before `disconnect` ran (Daphne cancels one
+            # still busy 10 s after its client left). Left in its groups, it would be sent
+            # their events until the layer expires it, a day later.
+            task = asyncio.get_running_loop().create_task(self.leave_groups_late())
+            _leaving.add(task)
+            task.add_done_callback(_leaving.discard)
+
+    async def leave_groups_late(self) -> None:
+        try:
+            await self.leave_groups()
+        except Exception:
+            logger.warning("An ended socket could not leave its groups; the layer expires it later", exc_info=True)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Log lines written while handling this message name the socket (config/logging.py).
@@ -216,8 +242,13 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         await super().websocket_disconnect(message)
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.leave_groups()
+
+    async def leave_groups(self) -> None:
+        # A group is forgotten once left: cancelled midway, the rest are left later.
+        while self.groups_joined:
+            await self.channel_layer.group_discard(self.groups_joined[-1], self.channel_name)
+            self.groups_joined.pop()
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         text = json.dumps(payload)

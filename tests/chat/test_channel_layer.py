@@ -261,6 +261,25 @@ async def test_a_cancelled_receive_leaves_nothing_and_the_others_still_receive(r
     await layer.flush()
 
 
+async def test_events_for_a_channel_that_closed_are_dropped_not_kept(redis_url):
+    # channels_redis keeps them in a buffer that nobody reads, for the life of the process
+    # (django/channels_redis#384): a socket's late event, or every event of a group it
+    # could not leave.
+    layer = layer_on(redis_url)
+    closed, staying = await layer.new_channel(), await layer.new_channel()
+    for channel in (closed, staying):
+        await layer.group_add("room", channel)
+    layer.channel_closed(closed)
+
+    await layer.group_send("room", event(1))
+    await layer.send(closed, event(2))
+    await layer.group_send("room", event(3))
+
+    assert [await number_received(layer, staying) for _ in range(2)] == [1, 3]
+    assert closed not in layer.receive_buffer
+    await layer.flush()
+
+
 async def test_an_unreachable_redis_fails_each_waiting_receive_instead_of_hanging():
     layer = layer_on("redis://127.0.0.1:9/0")  # nothing listens on the discard port
     channels = [await layer.new_channel() for _ in range(3)]

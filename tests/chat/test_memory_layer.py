@@ -36,6 +36,23 @@ async def test_an_event_over_a_sockets_capacity_is_recorded_for_its_process_and_
     assert [(await layer.receive(other))["payload"]["n"] for _ in range(2)] == [2, 3]
 
 
+async def test_a_closed_channel_leaves_its_groups_and_its_unread_events_at_once():
+    # Not 60 s later, when its unread event expires: the layer would take that for a live
+    # socket gone deaf, and have every socket of the process in its groups resync.
+    layer = RecordingInMemoryChannelLayer()
+    closed, staying = await layer.new_channel(), await layer.new_channel()
+    for channel in (closed, staying):
+        await layer.group_add("team.1", channel)
+    await layer.group_send("team.1", event(1))
+
+    layer.channel_closed(closed)
+
+    assert closed not in layer.channels
+    assert set(layer.groups["team.1"]) == {staying}
+    assert await layer.take_missed(closed) == set()
+    assert (await layer.receive(staying))["payload"]["n"] == 1
+
+
 async def test_a_socket_whose_event_expired_unread_is_recorded_as_having_missed_its_groups():
     layer = RecordingInMemoryChannelLayer(expiry=0.05)
     deaf, other = await layer.new_channel(), await layer.new_channel()
