@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             "socket_per_chat": args.socket_per_chat,
             "channel_capacity": os.environ.get("CHANNEL_CAPACITY", "1000"),
             "conn_max_age": os.environ.get("CONN_MAX_AGE", 60),
+            "full_collection_s": settings.ASGI_FULL_COLLECTION_SECONDS,
             "rate_limit": f"{args.rate_limit or settings.CHAT_RATE_PER_SECOND}/s burst {settings.CHAT_RATE_BURST}",
             "compression": args.compression,
             "ip_limit": f"{args.ip_limit}/min",
