@@ -285,6 +285,9 @@ CHAT_FRAME_MAX_BYTES = int(os.environ.get("CHAT_FRAME_MAX_BYTES", 16 * 1024))
 # Token bucket per socket: a burst of CHAT_RATE_BURST frames, refilled at CHAT_RATE_PER_SECOND.
 CHAT_RATE_BURST = int(os.environ.get("CHAT_RATE_BURST", 20))
 CHAT_RATE_PER_SECOND = float(os.environ.get("CHAT_RATE_PER_SECOND", 5))
+# Frames refused unread (not JSON, too large, over the rate, of no known type) a socket may
+# send in a row, earned back at CHAT_RATE_PER_SECOND; past them it is closed with 4008.
+CHAT_REFUSALS_BEFORE_CLOSE = int(os.environ.get("CHAT_REFUSALS_BEFORE_CLOSE", 100))
 # Across all sockets of one IP address, per minute (a flood from many tabs or scripts).
 CHAT_IP_CONVERSATIONS_PER_MINUTE = int(os.environ.get("CHAT_IP_CONVERSATIONS_PER_MINUTE", 10))
 CHAT_IP_MESSAGES_PER_MINUTE = int(os.environ.get("CHAT_IP_MESSAGES_PER_MINUTE", 120))

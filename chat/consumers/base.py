@@ -38,6 +38,9 @@ Handler = Callable[[Frame], Awaitable[None]]
 
 # Frames a socket may have read ahead of its frame task; past it, reading waits (backpressure).
 FRAMES_AHEAD = 64
+# The close code of a socket that kept sending refused frames: WebSocket's "policy
+# violation" (1008) in the range that servers may send (autobahn refuses 1008 itself).
+FLOODED_CODE = 4008
 
 # Sockets that ended still in groups, leaving them: the loop holds its tasks only weakly.
 _leaving: set[asyncio.Task[None]] = set()
@@ -152,6 +155,10 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(
             settings.CHAT_RATE_BURST * self.rate_factor, settings.CHAT_RATE_PER_SECOND * self.rate_factor
         )
+        self.refusals = TokenBucket(
+            settings.CHAT_REFUSALS_BEFORE_CLOSE * self.rate_factor, settings.CHAT_RATE_PER_SECOND * self.rate_factor
+        )
+        self.flooded = False
         # (text, bytes) of each frame read, handled in order by `frame_task`, which runs
         # only while there are some: an idle socket holds no task (memory per socket).
         self.frames: collections.deque[tuple[str | None, bytes | None]] = collections.deque()
@@ -215,11 +222,14 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         its client then took for lost and synced. Frames still run one at a time, in the
         order read, so a client's messages are stored in the order it sent them.
         """
+        if self.flooded:
+            return  # read before the close; never answered, so a client resends what it needs
         self.frames.append((message.get("text"), message.get("bytes")))
         if self.frame_task is None or self.frame_task.done():
             self.frame_task = asyncio.create_task(self.handle_frames())
         elif len(self.frames) >= FRAMES_AHEAD:
-            # Read no further until the frames read are handled (a flood waits in TCP).
+            # Read no further until the frames read are handled (the rest wait in the
+            # server's queue; a flood is refused, then closed: count_refusal).
             await asyncio.shield(self.frame_task)
 
     async def handle_frames(self) -> None:
@@ -284,6 +294,7 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Frame = {}
+        handled = False
         try:
             if text_data is None:
                 raise ChatError(ErrorCode.INVALID_JSON, "Frames must be JSON text, not binary.")
@@ -316,10 +327,13 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 raise ChatError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame_type!r}.")
             # The events a handler's services commit go out after it returns, so its
             # answer (e.g. the ack) comes first and the database thread never waits on Redis.
+            handled = True
             async with events_after():
                 await handler(frame)
         except ChatError as error:
             await self.send_error(error, frame)
+            if not handled:
+                await self.count_refusal()
         except SocketGone:
             raise  # nobody to answer: handle_frames notes it and runs the socket's next frame
         except Exception:
@@ -327,6 +341,18 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             # pending and resends it, and the rest of the chat goes on.
             logger.exception("Socket frame %r failed", frame.get("type"))
             await self.send_error(ChatError(ErrorCode.INTERNAL_ERROR), frame)
+
+    async def count_refusal(self) -> None:
+        """Close the socket once it has sent more refused frames than it may in a row."""
+        if not self.refusals.take():
+            return
+        # A flood, or a client that ignores retry_after. Daphne reads a socket without limit
+        # and pings only a quiet one, so the answers to a client that never reads them would
+        # pile up in this process's memory.
+        logger.warning("Closing a socket that kept sending refused frames")
+        self.flooded = True
+        self.frames.clear()
+        await self.close(code=FLOODED_CODE)
 
     async def chat_close(self, event: dict[str, Any]) -> None:
         """A service asked for this socket to be closed (chat.realtime.close_on_commit)."""

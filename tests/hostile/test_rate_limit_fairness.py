@@ -2,10 +2,11 @@
 in-process (both modes), and on loopback through two Daphne nodes (real stack).
 
 The flooder is held back by its socket's token bucket (and its network's minute limit):
-every frame is answered, either acked or refused with `rate_limited` and a `retry_after`,
-and exactly the acked ones are stored. Meanwhile the neighbour's chat goes on: each of its
-messages is acked, stored once and delivered to the agent in order. Correctness only: the
-latency figures are the benchmark's business (bench/).
+each frame is answered, either acked or refused with `rate_limited` and a `retry_after`,
+until it has been refused CHAT_REFUSALS_BEFORE_CLOSE times without slowing down; then its
+socket is closed with 4008, and exactly the acked frames are stored. Meanwhile the
+neighbour's chat goes on: each of its messages is acked, stored once and delivered to the
+agent in order. Correctness only: the latency figures are the benchmark's business (bench/).
 """
 
 import asyncio
@@ -15,10 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from chat.consumers.base import FLOODED_CODE
 from chat.models import Message
 from tests.chat.factories import ORIGIN
 from tests.chat.sockets import open_agent, open_visitor, receive_until, start_and_send
@@ -37,12 +41,15 @@ async def stored_client_ids(conversation_id: int) -> set[str]:
 
 
 def flood_outcome(answers: list[dict]) -> tuple[list[dict], set[str]]:
-    """The flooder's answers: (the refusals, the acked client ids). Every frame was answered,
-    each refusal a rate limit, and some were refused."""
+    """The flooder's answers before its socket was closed: (the refusals, the acked client
+    ids). Each refusal a rate limit, as many as it is allowed before the close, and the
+    frames answered are the first ones sent, in order."""
     refused = [a for a in answers if a["type"] == "error"]
     acked = {a["client_id"] for a in answers if a["type"] == "message.ack"}
-    assert refused and {a["code"] for a in refused} == {"rate_limited"}
-    assert len(refused) + len(acked) == FLOOD_FRAMES
+    assert {a["code"] for a in refused} == {"rate_limited"}
+    assert settings.CHAT_REFUSALS_BEFORE_CLOSE <= len(refused) < FLOOD_FRAMES // 2
+    answered = [a["client_id"] if a["type"] == "message.ack" else a["ref"] for a in answers]
+    assert answered == [f"f-{n}" for n in range(1, len(answers) + 1)]
     return refused, acked
 
 
@@ -63,16 +70,16 @@ async def test_a_flooding_visitor_is_limited_while_another_chat_carries_on(desk)
     await receive_until(agent, "conversation.updated")
 
     async def flood() -> list[dict]:
-        ids = [f"f-{n}" for n in range(1, FLOOD_FRAMES + 1)]
-        for client_id in ids:
+        for client_id in [f"f-{n}" for n in range(1, FLOOD_FRAMES + 1)]:
             await flooder.send_json_to(
                 {"type": "message.send", "conversation_id": flood_chat, "client_id": client_id, "body": client_id}
             )
         answers = []
-        while len(answers) < len(ids):
-            frame = await flooder.receive_json_from(PATIENCE)
+        while (output := await flooder.receive_output(PATIENCE))["type"] == "websocket.send":
+            frame = json.loads(output["text"])
             if frame["type"] in {"message.ack", "error"}:
                 answers.append(frame)
+        assert output == {"type": "websocket.close", "code": FLOODED_CODE}
         return answers
 
     async def chat() -> list[dict]:
@@ -108,8 +115,33 @@ async def test_a_flooding_visitor_is_limited_while_another_chat_carries_on(desk)
     assert_neighbour_carried_on(neighbour_acks, delivered)
     assert [a["seq"] for a in neighbour_acks] == sorted({a["seq"] for a in neighbour_acks})
     assert await stored_client_ids(neighbour_chat) == {f"n-{n}" for n in range(NEIGHBOUR_MESSAGES + 1)}
-    for socket in (flooder, neighbour, agent):
+    for socket in (neighbour, agent):
         await socket.disconnect()
+
+
+async def test_a_socket_that_keeps_sending_what_is_refused_is_closed(desk):
+    # Daphne reads a socket without limit, and pings only a quiet one: a client that sends
+    # without reading its answers would have them piling up in the process's memory.
+    flooder, _ = await open_visitor(desk.site)
+    for _ in range(FLOOD_FRAMES):
+        await flooder.send_to(text_data="{not json")
+    answers = []
+    while (output := await flooder.receive_output(PATIENCE))["type"] == "websocket.send":
+        answers.append(json.loads(output["text"]))
+
+    assert output == {"type": "websocket.close", "code": FLOODED_CODE}
+    assert {answer["code"] for answer in answers} == {"invalid_json"}
+    assert settings.CHAT_REFUSALS_BEFORE_CLOSE <= len(answers) < FLOOD_FRAMES // 2
+    # A client that slows down is not closed: its refusals are earned back at the frame rate.
+    with override_settings(CHAT_REFUSALS_BEFORE_CLOSE=10):
+        again, _ = await open_visitor(desk.site)
+    for _ in range(3):
+        for _ in range(8):
+            await again.send_to(text_data="{not json")
+            assert (await again.receive_json_from(PATIENCE))["code"] == "invalid_json"
+        await asyncio.sleep(10 / settings.CHAT_RATE_PER_SECOND)
+    assert (await start_and_send(again, "Still here", "s-1"))["seq"] == 1
+    await again.disconnect()
 
 
 # --- the same on loopback: two Daphne nodes, Redis between them, real sockets ------------
@@ -158,10 +190,15 @@ async def test_a_flood_through_one_node_leaves_a_chat_through_the_other_intact(d
         await next_of(agent, {"conversation.updated"})
 
         async def flood() -> list[dict]:
-            for n in range(FLOOD_FRAMES):
+            for n in range(1, FLOOD_FRAMES + 1):
                 frame = {"type": "message.send", "conversation_id": flood_chat, "client_id": f"f-{n}", "body": f"f-{n}"}
                 await flooder.send(json.dumps(frame))
-            return [await next_of(flooder, {"message.ack", "error"}) for _ in range(FLOOD_FRAMES)]
+            answers = []
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    answers.append(await next_of(flooder, {"message.ack", "error"}))
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == FLOODED_CODE
+            return answers
 
         async def chat() -> list[dict]:
             acks = []
