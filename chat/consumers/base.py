@@ -41,9 +41,9 @@ FRAMES_AHEAD = 64
 # The close code of a socket that kept sending refused frames: WebSocket's "policy
 # violation" (1008) in the range that servers may send (autobahn refuses 1008 itself).
 FLOODED_CODE = 4008
-
-# Sockets that ended still in groups, leaving them: the loop holds its tasks only weakly.
-_leaving: set[asyncio.Task[None]] = set()
+# How long an ended socket still in groups may take to leave them (a process stopping, or
+# Redis unreachable, must not wait on it for long).
+LEAVE_SECONDS = 5
 
 
 class TokenBucket:
@@ -171,9 +171,9 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             # The server gave up on the socket (closed too long, or shutting down).
             if self.frame_task is not None:
                 self.frame_task.cancel()
-            self.leave_channel_layer()
+            await self.leave_channel_layer()
 
-    def leave_channel_layer(self) -> None:
+    async def leave_channel_layer(self) -> None:
         """Leave nothing of this ended socket in the channel layer: no events still on
         their way to it, and no group membership."""
         layer, channel = getattr(self, "channel_layer", None), getattr(self, "channel_name", None)
@@ -181,17 +181,13 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             return
         if hasattr(layer, "channel_closed"):
             layer.channel_closed(channel)
-        if self.groups_joined:
-            # The server gave up on the socket before `disconnect` ran (Daphne cancels one
-            # still busy 10 s after its client left). Left in its groups, it would be sent
-            # their events until the layer expires it, a day later.
-            task = asyncio.get_running_loop().create_task(self.leave_groups_late())
-            _leaving.add(task)
-            task.add_done_callback(_leaving.discard)
-
-    async def leave_groups_late(self) -> None:
+        if not self.groups_joined:
+            return
+        # The server gave up on the socket before `disconnect` ran (Daphne cancels one still
+        # busy 10 s after its client left). Left in its groups, it would be sent their
+        # events until the layer expires it, a day later.
         try:
-            await self.leave_groups()
+            await asyncio.wait_for(self.leave_groups(), LEAVE_SECONDS)
         except Exception:
             logger.warning("An ended socket could not leave its groups; the layer expires it later", exc_info=True)
 
