@@ -8,6 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before the routing imports models.
 django_asgi_app = get_asgi_application()
 
+from chat.consumers.layer_watch import leave_groups_at_shutdown  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from config.collector import collector_tune  # noqa: E402
 
@@ -17,6 +18,8 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+leave_groups_at_shutdown()
 
 # Last: what was imported up to here is frozen out of the garbage collector's walks.
 if settings.ASGI_FULL_COLLECTION_SECONDS:

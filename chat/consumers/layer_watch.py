@@ -15,14 +15,22 @@ in seq only when a later event comes, which for a chat's last message may be nev
 layer records in which groups each process missed events (chat.channel_layer; for the
 embedded mode's in-memory layer, chat.memory_layer); the same check closes this
 process's sockets in those groups, with the same code and recovery.
+
+A Daphne process that is stopped cancels its sockets' applications and exits without
+letting them finish, so none leaves its groups, and each membership would be sent its
+group's events for a day (the group expiry). `leave_groups_at_shutdown` takes them out as
+the server stops.
 """
 
 import asyncio
 import logging
+import sys
 import uuid
 import weakref
 from typing import Any
 
+import redis
+from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
 
@@ -108,3 +116,34 @@ async def _close(sockets: list[Any]) -> None:
             await consumer.close(code=RECONNECT_CODE)
         except Exception:  # already closed
             logger.debug("Socket already closed", exc_info=True)
+
+
+def leave_groups_at_shutdown() -> None:
+    """Under Daphne, take this process's sockets out of their groups when the server stops."""
+    if "daphne.server" not in sys.modules:  # Daphne installs its reactor on import
+        return
+    from twisted.internet import reactor
+
+    reactor.addSystemEventTrigger("before", "shutdown", _leave_all_groups)  # type: ignore[attr-defined]
+
+
+def _leave_all_groups() -> None:
+    # Blocking, in one round trip: Twisted runs this trigger but does not wait for what
+    # it would start on the loop (a Deferred returned here is not waited for either).
+    layer = get_channel_layer()
+    if not isinstance(layer, PipelinedRedisChannelLayer) or layer.ring_size != 1:
+        return
+    memberships = [(group, consumer.channel_name) for consumer in list(_sockets) for group in consumer.groups_joined]
+    if not memberships:
+        return
+    client = redis.Redis.from_url(layer.hosts[0]["address"], socket_timeout=2, socket_connect_timeout=2)
+    try:
+        leaving = client.pipeline(transaction=False)
+        for group, channel in memberships:
+            leaving.zrem(layer._group_key(group), channel)
+        leaving.execute()
+        logger.info("Took %d sockets' memberships out of their groups at shutdown", len(memberships))
+    except RedisError:
+        logger.warning("Could not leave the groups at shutdown; the layer expires them later", exc_info=True)
+    finally:
+        client.close()

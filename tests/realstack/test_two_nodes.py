@@ -3,8 +3,8 @@
 A visitor and agents on different nodes talk only through Redis and PostgreSQL, so these
 tests prove what a single process (or the in-memory layer) cannot: events cross
 processes, idle sockets survive channels_redis + redis-py 8 (STACK-FACTS trap 1), a
-missed event is recovered through `seq` + `sync`, and a claim race across processes has
-exactly one winner (docs/protocol.md).
+missed event is recovered through `seq` + `sync`, a claim race across processes has
+exactly one winner (docs/protocol.md), and a node that stops leaves no socket in a group.
 """
 
 import asyncio
@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import pytest
+import redis
 
 from chat.models import Conversation, Message
 from tests.servers import Node
@@ -282,3 +283,24 @@ async def test_simultaneous_claims_on_two_nodes_have_exactly_one_winner(nodes: t
             errors = [f["code"] for f in sock.frames("error")]
             assert errors == ["already_claimed"] * len(lost[login.user_id]), (login.name, errors)
     assert sum(wins.values()) == CLAIM_RACE_ROUNDS
+
+
+async def test_a_node_that_stops_takes_its_sockets_out_of_their_groups(
+    nodes: tuple[Node, Node], world: World, redis_url: str
+) -> None:
+    # Daphne cancels every socket's application when it stops, and exits without letting
+    # them finish: no disconnect runs. A membership left behind would be sent its group's
+    # events for a day (the group expiry).
+    node_a, node_b = nodes
+    client = redis.Redis.from_url(redis_url)
+    async with AsyncExitStack() as stack:
+        chat = await open_chat(stack, world, visitor_node=node_a, agent_node=node_b)
+        visitor_id = await db(lambda: Conversation.objects.get(pk=chat.conversation_id).visitor_id)
+        (group,) = client.keys(f"realstack-*:group:visitor.{visitor_id}")
+        assert client.zcard(group) == 1
+
+        node_a.process.terminate()
+        node_a.process.wait(timeout=30)
+
+        assert client.zcard(group) == 0, node_a.describe()
+        assert chat.agent.is_open
