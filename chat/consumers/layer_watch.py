@@ -142,7 +142,7 @@ def _leave_all_groups() -> None:
         for group, channel in memberships:
             leaving.zrem(layer._group_key(group), channel)
         leaving.execute()
-        logger.info("Took %d sockets' memberships out of their groups at shutdown", len(memberships))
+        logger.info("Left %d group memberships of this process's sockets at shutdown", len(memberships))
     except RedisError:
         logger.warning("Could not leave the groups at shutdown; the layer expires them later", exc_info=True)
     finally:
