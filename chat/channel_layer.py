@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import redis
 from channels_redis.core import RedisChannelLayer
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.asyncio.connection import AbstractConnection
@@ -202,6 +203,19 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):
         of the process (django/channels_redis#384)."""
         self._open.discard(channel)
         self.receive_buffer.pop(channel, None)
+
+    def group_discard_blocking(self, memberships: list[tuple[str, str]]) -> None:
+        """Take each (group, channel) out of its group, in one blocking round trip on a
+        connection of its own: for a server that stops, whose loop no longer runs what it
+        starts (chat.consumers.layer_watch). Raises RedisError when Redis cannot be reached."""
+        client = redis.Redis.from_url(self.hosts[0]["address"], socket_timeout=2, socket_connect_timeout=2)
+        try:
+            leaving = client.pipeline(transaction=False)
+            for group, channel in memberships:
+                leaving.zrem(self._group_key(group), channel)
+            leaving.execute()
+        finally:
+            client.close()
 
     async def receive(self, channel: str) -> dict[str, Any]:
         """The next message of a channel. A process's own channels (its sockets) wait only

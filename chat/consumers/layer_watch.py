@@ -29,7 +29,6 @@ import uuid
 import weakref
 from typing import Any
 
-import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -128,22 +127,16 @@ def leave_groups_at_shutdown() -> None:
 
 
 def _leave_all_groups() -> None:
-    # Blocking, in one round trip: Twisted runs this trigger but does not wait for what
-    # it would start on the loop (a Deferred returned here is not waited for either).
+    # Blocking: Twisted runs this trigger but does not wait for what it would start on the
+    # loop (a Deferred returned here is not waited for either).
     layer = get_channel_layer()
     if not isinstance(layer, PipelinedRedisChannelLayer) or layer.ring_size != 1:
         return
     memberships = [(group, consumer.channel_name) for consumer in list(_sockets) for group in consumer.groups_joined]
     if not memberships:
         return
-    client = redis.Redis.from_url(layer.hosts[0]["address"], socket_timeout=2, socket_connect_timeout=2)
     try:
-        leaving = client.pipeline(transaction=False)
-        for group, channel in memberships:
-            leaving.zrem(layer._group_key(group), channel)
-        leaving.execute()
+        layer.group_discard_blocking(memberships)
         logger.info("Left %d group memberships of this process's sockets at shutdown", len(memberships))
     except RedisError:
         logger.warning("Could not leave the groups at shutdown; the layer expires them later", exc_info=True)
-    finally:
-        client.close()
