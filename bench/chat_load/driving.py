@@ -25,6 +25,7 @@ from .system import (
     VENV_BIN,
     cpu_seconds,
     machine_busy,
+    own_collector_off,
     percentile,
     pids_named,
     rss_kb,
@@ -365,7 +366,8 @@ def run_variant(
                 server_env["DJANGO_SETTINGS_MODULE"] = "bench.baseline_settings"
             servers = start_servers(args.asgi, app, args.servers, server_env, log_dir, variant)
         print(f"[{variant}] {len(servers)} server(s): " + ", ".join(f"{s.url} pid {s.pid}" for s in servers))
-        out = asyncio.run(drive(load, args, seeded, servers))
+        with own_collector_off():
+            out = asyncio.run(drive(load, args, seeded, servers))
         rows = stored_rows(variant, tag)
         result = summarize(load, out, rows, args.duration)
         result["servers"] = [{"url": s.url, "pid": s.pid} for s in servers]

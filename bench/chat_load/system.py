@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import resource
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -38,6 +40,24 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --- Small helpers ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def own_collector_off() -> Iterator[None]:
+    """The generator's garbage collector, off while it drives a load.
+
+    All the simulated clients share this one process, so each of its collections stalled them
+    all at once: with 4,000 sockets and every message's record its middle generation took
+    50-60 ms, its oldest 300-400 ms, and every delivery in flight was timed that much late, on
+    both servers at once (docs/performance.md, round 12). Real clients share no collector. What
+    the run leaves in reference cycles is collected once it is over.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def free_port() -> int:
