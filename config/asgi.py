@@ -23,4 +23,7 @@ leave_groups_at_shutdown()
 
 # Last: what was imported up to here is frozen out of the garbage collector's walks.
 if settings.ASGI_FULL_COLLECTION_SECONDS:
-    collector_tune(full_collection_seconds=settings.ASGI_FULL_COLLECTION_SECONDS)
+    collector_tune(
+        full_collection_seconds=settings.ASGI_FULL_COLLECTION_SECONDS,
+        young_collection_seconds=settings.ASGI_YOUNG_COLLECTION_SECONDS,
+    )

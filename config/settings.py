@@ -186,6 +186,10 @@ else:
 # does whenever that has grown by a quarter: pauses of 300-500 ms at 2,000 sockets
 # (config/collector.py). 0 keeps CPython's own thresholds.
 ASGI_FULL_COLLECTION_SECONDS = float(os.environ.get("ASGI_FULL_COLLECTION_SECONDS", 120))
+# How often it collects its young generation, and every tenth time the middle one, besides
+# when CPython's count says so: under chat load the count lags and the pauses grew to
+# 50-100 ms (config/collector.py). 0 leaves them to the count.
+ASGI_YOUNG_COLLECTION_SECONDS = float(os.environ.get("ASGI_YOUNG_COLLECTION_SECONDS", 0.1))
 # How often each ASGI process checks that Redis still holds its channel groups (a Redis
 # restarted without its data forgets them) and whether its sockets missed events (the
 # layer dropped them, or could not send them): the longest a client lacks a chat's last
