@@ -1,7 +1,8 @@
 """Minimal settings of the bare baseline (bench/baseline_app.py): no apps of ours, no middleware.
 
 The same PostgreSQL database and the same Redis channel layer settings as config/settings.py
-(socket_timeout None, max_connections, capacity, prefix), read from the same variables.
+(socket_timeout None, max_connections, capacity, prefix), read from the same variables. The
+layer is channels_redis's own, or ours with `BASELINE_CHANNEL_LAYER=ours` (--baseline-layer).
 """
 
 import os
@@ -25,7 +26,10 @@ DATABASES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": {
+            "channels_redis": "channels_redis.core.RedisChannelLayer",
+            "ours": "chat.channel_layer.PipelinedRedisChannelLayer",
+        }[os.environ.get("BASELINE_CHANNEL_LAYER", "channels_redis")],
         "CONFIG": {
             "hosts": [
                 {

@@ -59,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline", action=argparse.BooleanOptionalAction, default=True, help="also run the bare relay"
     )
+    parser.add_argument(
+        "--baseline-layer",
+        choices=["channels_redis", "ours"],
+        default="channels_redis",
+        help="the bare relay's channel layer: channels_redis's own, or ours (chat/channel_layer.py)",
+    )
     parser.add_argument("--asgi", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--socket-per-chat", action="store_true", help="one agent (and agent socket) per conversation")
     parser.add_argument("--chats-per-agent", type=int, default=50, help="conversations per agent (one socket each)")
@@ -169,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             "channel_capacity": os.environ.get("CHANNEL_CAPACITY", "1000"),
             "conn_max_age": os.environ.get("CONN_MAX_AGE", 60),
             "full_collection_s": settings.ASGI_FULL_COLLECTION_SECONDS,
+            "young_collection_s": settings.ASGI_YOUNG_COLLECTION_SECONDS,
+            "baseline_layer": args.baseline_layer if args.baseline else "-",
             "rate_limit": f"{args.rate_limit or settings.CHAT_RATE_PER_SECOND}/s burst {settings.CHAT_RATE_BURST}",
             "compression": args.compression,
             "ip_limit": f"{args.ip_limit}/min",

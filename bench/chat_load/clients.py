@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -27,6 +28,7 @@ class Sent:
     side: str  # "visitor" or "agent"
     body: str
     t_send: float
+    server: str  # host:port of the server the sender's socket is on
     attempts: int = 1
     t_ack: float | None = None
     seq: int | None = None
@@ -152,7 +154,7 @@ class Sock:
     async def send_message(self, conv: int) -> None:
         client_id = self.load.new_client_id(self.side, conv)
         body = f"Bench {client_id} at {time.time():.6f}. {FILLER}"[:100]
-        record = Sent(client_id, conv, self.side, body, time.monotonic())
+        record = Sent(client_id, conv, self.side, body, time.monotonic(), urlparse(self.url).netloc)
         self.load.sent[client_id] = record
         self.views[conv].pending += 1
         await self.send_record(record)

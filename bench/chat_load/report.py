@@ -99,6 +99,10 @@ def print_report(header: dict[str, Any], results: list[dict[str, Any]]) -> None:
         ("v->a p50/p95/p99/max ms", lambda r: ms_triplet(r["v2a_ms"])),
         ("a->v p50/p95/p99/max ms", lambda r: ms_triplet(r["a2v_ms"])),
         ("delivery p99 ms, sent in 1st/2nd/3rd third", lambda r: ms_triplet(r["p99_by_third_ms"])),
+        (
+            "deliveries > 100 ms: n, seconds (on every server)",
+            lambda r: f"{r['slow']['deliveries']}, {r['slow']['seconds']} ({r['slow']['on_every_server']})",
+        ),
         ("ack p50/p95/p99 ms", lambda r: ms_triplet(r["ack_ms"])),
         ("received by other side live+sync", lambda r: f"{r['received_other_side']} (sync {r['recovered_by_sync']})"),
         ("UNDELIVERED at end (stored, not received)", lambda r: r["lost"]),
