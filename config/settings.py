@@ -188,7 +188,8 @@ else:
 ASGI_FULL_COLLECTION_SECONDS = float(os.environ.get("ASGI_FULL_COLLECTION_SECONDS", 120))
 # How often it collects its young generation, and every tenth time the middle one, besides
 # when CPython's count says so: under chat load the count lags and the pauses grew to
-# 50-100 ms (config/collector.py). 0 leaves them to the count.
+# 50-100 ms (config/collector.py). 0 leaves them to the count, as does a full-collection
+# setting of 0, which keeps all of CPython's own rules.
 ASGI_YOUNG_COLLECTION_SECONDS = float(os.environ.get("ASGI_YOUNG_COLLECTION_SECONDS", 0.1))
 # How often each ASGI process checks that Redis still holds its channel groups (a Redis
 # restarted without its data forgets them) and whether its sockets missed events (the

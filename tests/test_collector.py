@@ -21,26 +21,16 @@ def restored_collector():
     gc.set_threshold(*thresholds)
 
 
-def old_garbage_cycle() -> weakref.ref:
-    """A reference cycle that reached the oldest generation before it became garbage:
-    collections of the younger generations never look at it again."""
+YOUNG, MIDDLE, OLDEST = 0, 1, 2
+
+
+def garbage_cycle(generation: int) -> weakref.ref:
+    """A reference cycle that reached `generation` before it became garbage: collections of
+    the younger generations never look at it again."""
     first, second = Node(), Node()
     first.peer, second.peer = second, first
-    gc.collect(1)  # the survivors of a middle-generation collection move to the oldest
-    return weakref.ref(first)
-
-
-def middle_garbage_cycle() -> weakref.ref:
-    """A cycle that survived a young collection: only a middle one frees it."""
-    first, second = Node(), Node()
-    first.peer, second.peer = second, first
-    gc.collect(0)
-    return weakref.ref(first)
-
-
-def young_garbage_cycle() -> weakref.ref:
-    first, second = Node(), Node()
-    first.peer, second.peer = second, first
+    if generation > YOUNG:
+        gc.collect(generation - 1)  # the survivors of a collection move one generation older
     return weakref.ref(first)
 
 
@@ -60,7 +50,7 @@ def test_the_start_up_heap_is_frozen_and_the_oldest_generation_waits_for_the_tim
         assert (young, middle) == (700, 10), "the young generations keep CPython's thresholds"
         assert oldest >= 1_000_000
 
-        cycle = old_garbage_cycle()
+        cycle = garbage_cycle(OLDEST)
         for _ in range(50):  # far more middle-generation collections than the default 10
             gc.collect(1)
         assert cycle() is not None, "only a full collection frees a cycle in the oldest generation"
@@ -71,7 +61,7 @@ def test_the_start_up_heap_is_frozen_and_the_oldest_generation_waits_for_the_tim
 def test_the_timer_frees_a_cycle_in_the_oldest_generation(restored_collector):
     stop = collector_tune(full_collection_seconds=0.05, young_collection_seconds=3600)
     try:
-        assert freed_within(old_garbage_cycle(), 5)
+        assert freed_within(garbage_cycle(OLDEST), 5)
     finally:
         stop.set()
 
@@ -84,7 +74,7 @@ def test_the_young_generation_is_collected_on_the_timer_not_only_by_count(restor
     stop = collector_tune(full_collection_seconds=3600, young_collection_seconds=0.02)
     try:
         assert gc.get_threshold()[0] == 1_000_000, "the count's threshold stays as it was"
-        assert freed_within(young_garbage_cycle(), 5)
+        assert freed_within(garbage_cycle(YOUNG), 5)
     finally:
         stop.set()
 
@@ -93,7 +83,7 @@ def test_the_middle_generation_is_collected_every_tenth_young_timer(restored_col
     gc.set_threshold(1_000_000, 1_000_000, 10)
     stop = collector_tune(full_collection_seconds=3600, young_collection_seconds=0.02)
     try:
-        assert freed_within(middle_garbage_cycle(), 5)
+        assert freed_within(garbage_cycle(MIDDLE), 5)
     finally:
         stop.set()
 
@@ -103,11 +93,7 @@ def test_a_forked_process_runs_its_own_timer(restored_collector):
     try:
         child = os.fork()
         if child == 0:  # the child: only its own timer thread can free the cycle
-            cycle = old_garbage_cycle()
-            deadline = time.monotonic() + 5
-            while cycle() is not None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            os._exit(0 if cycle() is None else 1)
+            os._exit(0 if freed_within(garbage_cycle(OLDEST), 5) else 1)
         _, status = os.waitpid(child, 0)
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
