@@ -1,3 +1,4 @@
+import datetime as dt
 import secrets
 import uuid
 
@@ -138,7 +139,9 @@ class Trigger(models.Model):
     delay_seconds = models.PositiveIntegerField(default=20, help_text="Seconds on the page before it shows.")
     message = models.CharField(max_length=300)
     active_from = models.TimeField(null=True, blank=True, help_text="Site time; empty: all day.")
-    active_until = models.TimeField(null=True, blank=True)
+    active_until = models.TimeField(
+        null=True, blank=True, help_text="Site time; before the start (22:00 to 06:00): runs across midnight."
+    )
     frequency_cap_hours = models.PositiveIntegerField(
         default=24, help_text="A visitor sees it at most once in this many hours, whichever page matches."
     )
@@ -146,6 +149,14 @@ class Trigger(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def is_within_hours(self, local: dt.time) -> bool:
+        """Within its hours at this site time; hours whose end comes before their start
+        (22:00 to 06:00) run across midnight."""
+        starts, ends = self.active_from, self.active_until
+        if starts and ends and ends < starts:
+            return local >= starts or local < ends
+        return (starts is None or local >= starts) and (ends is None or local < ends)
 
 
 class TriggerFiring(models.Model):

@@ -126,9 +126,7 @@ def triggers_for_browser(*, site: Site, browser_id: str, at: datetime | None = N
     )
     due = []
     for trigger in site.triggers.filter(is_active=True).order_by("pk"):
-        if trigger.active_from and local < trigger.active_from:
-            continue
-        if trigger.active_until and local >= trigger.active_until:
+        if not trigger.is_within_hours(local):
             continue
         last = shown.get(trigger.pk)
         if last is not None and last > now - timedelta(hours=trigger.frequency_cap_hours):

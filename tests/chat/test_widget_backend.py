@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from agents.models import Agent
 from chat import services
-from chat.availability import site_availability
+from chat.availability import site_availability, site_local_now
 from chat.errors import ChatError
 from chat.models import ConsentRecord, Conversation, Holiday, Message, OpeningHours, Trigger, TriggerFiring
 from chat.realtime import visitor_group
+from chat.selectors import triggers_for_browser
 
 from .factories import ORIGIN, make_conversation, make_visitor
 from .sockets import open_visitor, start_and_send
@@ -182,13 +183,15 @@ def test_widget_config_answers_allowed_origins_with_cors_only(desk, client):
 
 def test_trigger_fires_once_per_browser_within_its_cap_and_only_in_its_hours(desk, client):
     trigger = Trigger.objects.create(site=desk.site, name="Products", url_pattern="/products/*", message="Can I help?")
+    # Hours that never include the moment the test runs, whatever the clock says.
+    later = site_local_now(desk.site) + timedelta(hours=2)
     Trigger.objects.create(
         site=desk.site,
-        name="Night",
+        name="Later",
         url_pattern="/*",
-        message="Late?",
-        active_from=dt.time(0),
-        active_until=dt.time(0, 1),
+        message="Still there?",
+        active_from=later.time(),
+        active_until=(later + timedelta(hours=1)).time(),
     )
     url = reverse("chat:trigger_firing", args=[desk.site.key])
 
@@ -208,12 +211,30 @@ def test_trigger_fires_once_per_browser_within_its_cap_and_only_in_its_hours(des
     next_product_page = config(client, desk.site, browser_id="b1").json()["triggers"]
     other_browser = config(client, desk.site, browser_id="b2").json()["triggers"]
 
-    assert due == [trigger.pk]  # the night trigger is outside its hours (unless run at 00:00)
+    assert due == [trigger.pk]
     assert shown.status_code == opened.status_code == 201
     assert next_product_page == [] and [t["id"] for t in other_browser] == [trigger.pk]
     assert list(TriggerFiring.objects.values_list("outcome", flat=True)) == ["opened"]
     TriggerFiring.objects.update(shown_at=timezone.now() - timedelta(hours=25))
     assert [t["id"] for t in config(client, desk.site, browser_id="b1").json()["triggers"]] == [trigger.pk]
+
+
+def test_trigger_hours_may_cross_midnight(desk):
+    night = Trigger.objects.create(
+        site=desk.site,
+        name="Night",
+        url_pattern="/*",
+        message="Up late?",
+        active_from=dt.time(22),
+        active_until=dt.time(6),
+    )
+
+    def due_at(hour: int) -> bool:
+        at = MONDAY_NOON_UTC.replace(hour=hour)
+        return night in triggers_for_browser(site=desk.site, browser_id="b", at=at)
+
+    assert desk.site.time_zone == "UTC"
+    assert [hour for hour in range(24) if due_at(hour)] == [0, 1, 2, 3, 4, 5, 22, 23]
 
 
 def test_trigger_firing_refuses_bad_input_clearly(desk, client):
