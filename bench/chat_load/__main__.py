@@ -55,7 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-url", action="append", help="use this running server (ws://127.0.0.1:PORT)")
     parser.add_argument("--server-pid", action="append", type=int, help="pid of a --server-url, for RSS and CPU")
     parser.add_argument("--saturate", action="store_true", help="send as fast as acks allow (see --window)")
-    parser.add_argument("--window", type=int, default=4, help="--saturate: unacked messages per conversation side")
+    parser.add_argument("--window", type=int, default=4, help="--saturate: messages in flight per conversation side")
+    parser.add_argument(
+        "--window-until",
+        choices=["ack", "delivery"],
+        default="ack",
+        help="--saturate: a message is in flight until acked, or until acked and delivered to the other side",
+    )
     parser.add_argument(
         "--baseline", action=argparse.BooleanOptionalAction, default=True, help="also run the bare relay"
     )
@@ -168,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             "agents": agents,
             "rate": "saturate" if args.saturate else args.rate,
             "saturate": args.saturate,
-            "window": args.window if args.saturate else "-",
+            "window": f"{args.window} until {args.window_until}" if args.saturate else "-",
             "duration": args.duration,
             "servers": len(args.server_url) if args.server_url else args.servers,
             "socket_per_chat": args.socket_per_chat,

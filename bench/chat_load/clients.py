@@ -35,6 +35,7 @@ class Sent:
     error: str | None = None
     t_other: float | None = None  # first receipt on the other side
     via_other: str | None = None  # "live" (message.new) or "sync" (sync.result)
+    window: asyncio.Semaphore | None = None  # --saturate: the sender's slot this message holds
 
 
 @dataclass
@@ -51,11 +52,12 @@ class View:
 class Load:
     """All sockets of one run and every counter the report needs."""
 
-    def __init__(self, *, variant: str, tag: str, saturate: bool, window: int) -> None:
+    def __init__(self, *, variant: str, tag: str, saturate: bool, window: int, window_until: str = "ack") -> None:
         self.variant = variant
         self.tag = tag
         self.saturate = saturate
         self.window = window
+        self.window_until = window_until  # "ack" or "delivery": what frees a --saturate slot
         self.sent: dict[str, Sent] = {}
         self.count: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -75,6 +77,13 @@ class Load:
     def new_client_id(self, side: str, conv: int) -> str:
         self.sequence += 1
         return f"{self.tag}{side[0]}{conv}.{self.sequence}"
+
+
+def free_window(record: Sent) -> None:
+    """Give back the --saturate slot `record` holds, once."""
+    if record.window is not None:
+        record.window.release()
+        record.window = None
 
 
 class Sock:
@@ -155,6 +164,7 @@ class Sock:
         client_id = self.load.new_client_id(self.side, conv)
         body = f"Bench {client_id} at {time.time():.6f}. {FILLER}"[:100]
         record = Sent(client_id, conv, self.side, body, time.monotonic(), urlparse(self.url).netloc)
+        record.window = self.windows.get(conv)
         self.load.sent[client_id] = record
         self.views[conv].pending += 1
         await self.send_record(record)
@@ -164,7 +174,7 @@ class Sock:
         frame["body"] = record.body
         if not await self.send_frame(frame):
             record.error = "socket_closed"
-            self.release(record.conv)
+            self.settle(record)
 
     async def resend_later(self, record: Sent, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -172,12 +182,11 @@ class Sock:
         self.load.count["resends"] += 1
         await self.send_record(record)
 
-    def release(self, conv: int) -> None:
+    def settle(self, record: Sent) -> None:
         """One of this socket's messages is acked or refused for good."""
-        self.views[conv].pending -= 1
-        window = self.windows.get(conv)
-        if window is not None:
-            window.release()
+        self.views[record.conv].pending -= 1
+        if record.error or self.load.window_until == "ack" or record.t_other is not None:
+            free_window(record)
 
     def request_sync(self, conv: int) -> None:
         view = self.views[conv]
@@ -242,7 +251,7 @@ class Sock:
                 record.t_ack = now
                 record.seq = frame.get("seq")
                 self.hold_own(record.conv, record.seq)
-                self.release(record.conv)
+                self.settle(record)
             else:
                 load.count["ack_repeated"] += 1
         elif kind == "sync.result":
@@ -270,6 +279,8 @@ class Sock:
             if record.t_other is None:
                 record.t_other = now
                 record.via_other = via
+                if record.t_ack is not None:
+                    free_window(record)  # --window-until delivery: acked, and now delivered
         else:
             self.load.count[f"own_echo_{via}"] += 1
         return True
@@ -339,7 +350,7 @@ class Sock:
                 load.spawn(self.resend_later(record, retry))
             else:
                 record.error = code
-                self.release(record.conv)
+                self.settle(record)
         elif ref == "sync" and frame.get("conversation_id") in self.views:
             conv = frame["conversation_id"]
             if code in ("rate_limited", "internal_error"):

@@ -376,7 +376,7 @@ def run_variant(
 ) -> dict[str, Any]:
     """Start the servers of one variant (unless given), drive them, count what was stored, stop them."""
     tag = secrets.token_hex(3) + ("c" if variant == "chat" else "b")
-    load = Load(variant=variant, tag=tag, saturate=args.saturate, window=args.window)
+    load = Load(variant=variant, tag=tag, saturate=args.saturate, window=args.window, window_until=args.window_until)
     servers: list[Server] = []
     try:
         if variant == "chat" and args.server_url:

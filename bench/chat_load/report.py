@@ -179,7 +179,11 @@ def print_report(header: dict[str, Any], results: list[dict[str, Any]]) -> None:
             verdicts.append(f"RSS/socket {chat['rss_per_socket_kb']:.1f} KB {verdict} 50 KB")
         if base and base["stored_per_s"] and header["settings"]["saturate"]:
             ratio = chat["stored_per_s"] / base["stored_per_s"] * 100
-            verdicts.append(f"saturation ratio {ratio:.0f} % {'>=' if ratio >= 60 else '<'} 60 %")
+            window = header["settings"]["window"]
+            verdicts.append(f"saturation ratio {ratio:.0f} % {'>=' if ratio >= 60 else '<'} 60 % (window {window})")
+            if base["delivered_per_s"]:
+                delivered = chat["delivered_per_s"] / base["delivered_per_s"] * 100
+                verdicts.append(f"delivered ratio {delivered:.0f} %")
         print("this run: " + "; ".join(verdicts))
         every = header["settings"]["full_collection_s"]
         if every and chat["gc"][0]["count"] and not chat["gc"][2]["count"]:
