@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--window-until",
         choices=["ack", "delivery"],
-        default="ack",
+        default="delivery",
         help="--saturate: a message is in flight until acked, or until acked and delivered to the other side",
     )
     parser.add_argument(

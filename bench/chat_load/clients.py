@@ -52,7 +52,7 @@ class View:
 class Load:
     """All sockets of one run and every counter the report needs."""
 
-    def __init__(self, *, variant: str, tag: str, saturate: bool, window: int, window_until: str = "ack") -> None:
+    def __init__(self, *, variant: str, tag: str, saturate: bool, window: int, window_until: str) -> None:
         self.variant = variant
         self.tag = tag
         self.saturate = saturate

@@ -152,8 +152,11 @@ def print_report(header: dict[str, Any], results: list[dict[str, Any]]) -> None:
     print("* postgres and redis CPU: every process of that name on the machine, not only ours.")
     chat = next((r for r in results if r["variant"] == "chat"), None)
     base = next((r for r in results if r["variant"] == "baseline"), None)
+    stored_ratio = delivered_ratio = None
     if chat and base and base["stored_per_s"]:
-        print(f"\nours / baseline stored msgs/s: {chat['stored_per_s'] / base['stored_per_s'] * 100:.0f} %")
+        stored_ratio = chat["stored_per_s"] / base["stored_per_s"] * 100
+        delivered_ratio = chat["delivered_per_s"] / base["delivered_per_s"] * 100 if base["delivered_per_s"] else None
+        print(f"\nours / baseline stored msgs/s: {stored_ratio:.0f} %, delivered: {fmt(delivered_ratio, 0)} %")
     for r in results:
         if r["log_problems"]:
             print(f"\n{r['variant']}: first server log problem lines:")
@@ -177,13 +180,10 @@ def print_report(header: dict[str, Any], results: list[dict[str, Any]]) -> None:
         if chat["rss_per_socket_kb"] is not None:
             verdict = "<" if chat["rss_per_socket_kb"] < 50 else ">="
             verdicts.append(f"RSS/socket {chat['rss_per_socket_kb']:.1f} KB {verdict} 50 KB")
-        if base and base["stored_per_s"] and header["settings"]["saturate"]:
-            ratio = chat["stored_per_s"] / base["stored_per_s"] * 100
+        if stored_ratio is not None and header["settings"]["saturate"]:
+            verdict = ">=" if stored_ratio >= 60 else "<"
             window = header["settings"]["window"]
-            verdicts.append(f"saturation ratio {ratio:.0f} % {'>=' if ratio >= 60 else '<'} 60 % (window {window})")
-            if base["delivered_per_s"]:
-                delivered = chat["delivered_per_s"] / base["delivered_per_s"] * 100
-                verdicts.append(f"delivered ratio {delivered:.0f} %")
+            verdicts.append(f"saturation ratio {stored_ratio:.0f} % {verdict} 60 % (window {window})")
         print("this run: " + "; ".join(verdicts))
         every = header["settings"]["full_collection_s"]
         if every and chat["gc"][0]["count"] and not chat["gc"][2]["count"]:
