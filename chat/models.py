@@ -3,6 +3,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -140,7 +141,9 @@ class Trigger(models.Model):
     message = models.CharField(max_length=300)
     active_from = models.TimeField(null=True, blank=True, help_text="Site time; empty: all day.")
     active_until = models.TimeField(
-        null=True, blank=True, help_text="Site time; before the start (22:00 to 06:00): runs across midnight."
+        null=True,
+        blank=True,
+        help_text="Site time; empty: until midnight. Before the start (22:00 to 06:00): across midnight.",
     )
     frequency_cap_hours = models.PositiveIntegerField(
         default=24, help_text="A visitor sees it at most once in this many hours, whichever page matches."
@@ -150,11 +153,15 @@ class Trigger(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.active_from is not None and self.active_from == self.active_until:
+            raise ValidationError({"active_until": "The hours end where they start: the trigger would never show."})
+
     def is_within_hours(self, local: dt.time) -> bool:
         """Within its hours at this site time; hours whose end comes before their start
         (22:00 to 06:00) run across midnight."""
         starts, ends = self.active_from, self.active_until
-        if starts and ends and ends < starts:
+        if starts is not None and ends is not None and ends < starts:
             return local >= starts or local < ends
         return (starts is None or local >= starts) and (ends is None or local < ends)
 

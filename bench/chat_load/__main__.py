@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--servers", type=int, default=2, help="server processes to start")
     parser.add_argument("--server-url", action="append", help="use this running server (ws://127.0.0.1:PORT)")
     parser.add_argument("--server-pid", action="append", type=int, help="pid of a --server-url, for RSS and CPU")
-    parser.add_argument("--saturate", action="store_true", help="send as fast as acks allow (see --window)")
+    parser.add_argument("--saturate", action="store_true", help="send as fast as the window allows (see --window)")
     parser.add_argument("--window", type=int, default=4, help="--saturate: messages in flight per conversation side")
     parser.add_argument(
         "--window-until",

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='trigger',
             name='active_until',
-            field=models.TimeField(blank=True, help_text='Site time; before the start (22:00 to 06:00): runs across midnight.', null=True),
+            field=models.TimeField(blank=True, help_text='Site time; empty: until midnight. Before the start (22:00 to 06:00): across midnight.', null=True),
         ),
     ]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -235,6 +236,15 @@ def test_trigger_hours_may_cross_midnight(desk):
 
     assert desk.site.time_zone == "UTC"
     assert [hour for hour in range(24) if due_at(hour)] == [0, 1, 2, 3, 4, 5, 22, 23]
+
+
+def test_trigger_hours_that_start_where_they_end_are_refused(desk):
+    trigger = Trigger(
+        site=desk.site, name="Never", url_pattern="/*", message="Hi", active_from=dt.time(9), active_until=dt.time(9)
+    )
+    with pytest.raises(ValidationError) as refused:
+        trigger.full_clean()
+    assert "active_until" in refused.value.message_dict
 
 
 def test_trigger_firing_refuses_bad_input_clearly(desk, client):
