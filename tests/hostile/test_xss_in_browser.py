@@ -2,11 +2,13 @@
 
 Every free-text field a person can fill holds a payload - the visitor's name, messages
 both ways, a private note, a canned response, an article's title and Markdown body, a
-backlog item's summary and quote, the agent's and the site's names. Then every place
-they appear is rendered in Chromium: the widget on a customer's page, the console (chat
-list, transcript, customer panel, suggestions, canned list), the admin's transcript list
-and page, the transcript email's HTML, the help centre's article and search results, the
-backlog and the knowledge-base console. On each page: no payload ran (`window.__xss`
+backlog item's summary and quote, the agent's, the site's, the topic's, the team's and a
+label's names. Then every place they appear is rendered in Chromium: the widget on a
+customer's page, the console (chat list, transcript, customer panel, suggestions, canned
+list), the admin's transcript and label lists and a transcript's page, the transcript
+email's HTML, the help centre's article and search results, the backlog, the
+knowledge-base console, the chat search, and the supervisors' floor, watched transcript
+and reports. On each page: no payload ran (`window.__xss`
 unset, no "XSS" on the console, no dialog), no element carries an `on…` attribute or a
 `javascript:` link, and the payload's characters are visible as text.
 """
@@ -25,11 +27,13 @@ pytestmark = pytest.mark.browser
 AGENT_PASSWORD = "xss-browser-pass-2026"
 # Short enough for the 100-character name fields; each vector sets window.__xss if it runs.
 PAYLOAD = '<img src=x onerror=__xss=1><script>__xss=2</script>"><svg onload=__xss=3>'
+# For a label's name, at most 50 characters.
+SHORT = "L<img src=x onerror=__xss=7>"
 LONG = f'{PAYLOAD} javascript:__xss=4 [link](javascript:__xss=5) http://x.example/"onmouseover=__xss=6 parcel'
 ALERT = "<img src=x onerror=\"alert('XSS');console.log('XSS')\">"
 
 # Every element (inside open shadow roots too) with an event-handler attribute, a
-# javascript: URL, or a script carrying the payload.
+# javascript: URL, a script carrying the payload, or a JSON data block holding a raw "<".
 FIND_ACTIVE_MARKUP = """() => {
   const found = [];
   const walk = (root) => {
@@ -38,7 +42,10 @@ FIND_ACTIVE_MARKUP = """() => {
         if (/^on/i.test(a.name) || (/^(href|src|action|formaction|xlink:href)$/i.test(a.name) &&
             /^\\s*javascript:/i.test(a.value))) found.push(el.outerHTML.slice(0, 160));
       }
-      if (el.tagName === "SCRIPT" && el.textContent.includes("__xss")) found.push(el.outerHTML.slice(0, 160));
+      // A JSON data block never runs; a raw "<" in one could still close it early.
+      const data = el.tagName === "SCRIPT" && /json/i.test(el.type);
+      if (el.tagName === "SCRIPT" && (data ? el.textContent.includes("<") : el.textContent.includes("__xss")))
+        found.push(el.outerHTML.slice(0, 160));
       if (el.shadowRoot) walk(el.shadowRoot);
     }
   };
@@ -51,7 +58,7 @@ def seed(origin: str) -> dict[str, Any]:
     """Every field a person can type into, holding a payload; runs in the server's subprocess."""
     from agents.models import Agent
     from chat import services
-    from chat.models import Site
+    from chat.models import Label, Site
     from feedback.services import feedback_log
     from knowledgebase.models import Article
     from tests.agents.factories import make_agent, make_canned, make_team
@@ -59,7 +66,10 @@ def seed(origin: str) -> dict[str, Any]:
 
     site = Site.objects.create(name=f"S{PAYLOAD}", allowed_origins=origin)
     topic = make_topic(site=site, slug="returns")
-    team = make_team(topics=[topic], is_default=True)
+    topic.name = f"T{PAYLOAD}"
+    topic.save(update_fields=["name"])
+    team = make_team(name=f"G{PAYLOAD}", topics=[topic], is_default=True)
+    label = Label.objects.create(name=SHORT)
     agent = make_agent(teams=[team], name=f"A{PAYLOAD}", password=AGENT_PASSWORD, max_chats=10)
     agent.user.is_staff = agent.user.is_superuser = True  # the admin's transcript review too
     agent.user.save(update_fields=["is_staff", "is_superuser"])
@@ -96,6 +106,8 @@ def seed(origin: str) -> dict[str, Any]:
             feedback_log(
                 conversation=conversation, agent=agent, kind="feature", summary=f"F{PAYLOAD}", quote=f"Q {LONG}"
             )
+        else:
+            services.conversation_label_add(conversation=conversation, label=label, actor=agent.user)
         ids.append(conversation.pk)
     Agent.objects.filter(pk=agent.pk).update(status=Agent.Status.ONLINE)
     return {
@@ -225,6 +237,11 @@ PAGES = [
     ("{article_url}", f"Parcel {PAYLOAD}"),
     ("/help/?q=parcel", f"Parcel {PAYLOAD}"),
     ("/help/", ""),
+    ("/admin/chat/label/", SHORT),
+    ("/console/search/?q=parcel", f"V{PAYLOAD}"),
+    ("/console/floor/", f"V{PAYLOAD}"),
+    ("/console/floor/chats/{open}/", f"Q {PAYLOAD}"),
+    ("/console/reports/", f"A{PAYLOAD}"),
 ]
 
 
