@@ -2,15 +2,16 @@
 
 Every free-text field a person can fill holds a payload - the visitor's name, messages
 both ways, a private note, a canned response, an article's title and Markdown body, a
-backlog item's summary and quote, the agent's, the site's, the topic's, the team's and a
-label's names. Then every place they appear is rendered in Chromium: the widget on a
-customer's page, the console (chat list, transcript, customer panel, suggestions, canned
-list), the admin's transcript and label lists and a transcript's page, the transcript
-email's HTML, the help centre's article and search results, the backlog, the
-knowledge-base console, the chat search, and the supervisors' floor, watched transcript
-and reports. On each page: no payload ran (`window.__xss`
-unset, no "XSS" on the console, no dialog), no element carries an `on…` attribute or a
-`javascript:` link, and the payload's characters are visible as text.
+backlog item's summary and quote, a trigger's message, and the agent's, the site's, the
+topic's, the team's and a label's names. Then every place they appear is rendered in
+Chromium: the widget on a customer's page (and a new visitor's trigger nudge and the chat
+it opens), the console (chat list, transcript, customer panel, suggestions, canned list),
+the admin's transcript and label lists and a transcript's page, the transcript email's
+HTML, the help centre's article and search results, the backlog, the knowledge-base
+console, the chat search, and the supervisors' floor, watched transcript and reports. On
+each page: no payload ran (`window.__xss` unset, no "XSS" on the console, no dialog), no
+element carries an `on…` attribute or a `javascript:` link, and the payload's characters
+are visible as text.
 """
 
 import json
@@ -58,13 +59,14 @@ def seed(origin: str) -> dict[str, Any]:
     """Every field a person can type into, holding a payload; runs in the server's subprocess."""
     from agents.models import Agent
     from chat import services
-    from chat.models import Label, Site
+    from chat.models import Label, Site, Trigger
     from feedback.services import feedback_log
     from knowledgebase.models import Article
     from tests.agents.factories import make_agent, make_canned, make_team
     from tests.chat.factories import make_topic, make_visitor
 
     site = Site.objects.create(name=f"S{PAYLOAD}", allowed_origins=origin)
+    Trigger.objects.create(site=site, name="Everywhere", url_pattern="/*", delay_seconds=0, message=f"T {LONG}")
     topic = make_topic(site=site, slug="returns")
     topic.name = f"T{PAYLOAD}"
     topic.save(update_fields=["name"])
@@ -190,6 +192,22 @@ def check_widget(browser: Browser, server: ChatServer, shop: str) -> None:
         context.close()
 
 
+def check_trigger(browser: Browser, shop: str) -> None:
+    """A new visitor: the trigger's nudge, then the chat it opens with the trigger's words."""
+    context: BrowserContext = browser.new_context()
+    try:
+        watched = Watched(context.new_page())
+        watched.page.goto(shop)
+        widget = watched.page.locator("#helpdesk-widget")
+        expect(widget.locator(".hd-nudge")).to_contain_text(f"T {PAYLOAD}")
+        watched.assert_inert("trigger nudge")
+        widget.locator(".hd-nudge-text").click()
+        expect(widget.locator(".hd-panel")).to_contain_text(f"T {PAYLOAD}")
+        watched.assert_inert("chat opened by a trigger")
+    finally:
+        context.close()
+
+
 def check_email(browser: Browser, server: ChatServer) -> None:
     html = server.call(transcript_email_html, server.data["ended"])
     context = browser.new_context()
@@ -258,6 +276,7 @@ def test_no_payload_runs_anywhere_it_is_shown(
     chat_server.call(allow_origin, shop)
 
     check_widget(browser, chat_server, shop)
+    check_trigger(browser, shop)
     check_email(browser, chat_server)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
