@@ -79,9 +79,11 @@ class Load:
         return f"{self.tag}{side[0]}{conv}.{self.sequence}"
 
 
-def free_window(record: Sent) -> None:
-    """Give back the --saturate slot `record` holds, once."""
-    if record.window is not None:
+def free_window_if_landed(record: Sent, window_until: str) -> None:
+    """Give back the --saturate slot `record` holds, once it is refused for good, or acked
+    and (with --window-until delivery) received by the other side."""
+    landed = record.t_ack is not None and (window_until == "ack" or record.t_other is not None)
+    if record.window is not None and (record.error or landed):
         record.window.release()
         record.window = None
 
@@ -185,8 +187,7 @@ class Sock:
     def settle(self, record: Sent) -> None:
         """One of this socket's messages is acked or refused for good."""
         self.views[record.conv].pending -= 1
-        if record.error or self.load.window_until == "ack" or record.t_other is not None:
-            free_window(record)
+        free_window_if_landed(record, self.load.window_until)
 
     def request_sync(self, conv: int) -> None:
         view = self.views[conv]
@@ -279,8 +280,7 @@ class Sock:
             if record.t_other is None:
                 record.t_other = now
                 record.via_other = via
-                if record.t_ack is not None:
-                    free_window(record)  # --window-until delivery: acked, and now delivered
+                free_window_if_landed(record, self.load.window_until)
         else:
             self.load.count[f"own_echo_{via}"] += 1
         return True
